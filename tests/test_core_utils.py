@@ -1,0 +1,198 @@
+"""Unit tests of device, seeding, checks, data files and dataset loaders."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import utils
+from utils import checks, data_files
+
+
+# --- device -------------------------------------------------------------------------------
+def test_device_cpu_forced_and_env(monkeypatch):
+    assert utils.get_device("cpu") == torch.device("cpu")
+    monkeypatch.setenv("XAI_DEVICE", "CPU")
+    assert utils.get_device() == torch.device("cpu")
+
+
+def test_device_unknown_name(monkeypatch):
+    with pytest.raises(ValueError, match="Unknown device 'tpu'.*expected one of"):
+        utils.get_device("tpu")
+    monkeypatch.setenv("XAI_DEVICE", "gpu0")
+    with pytest.raises(ValueError, match="XAI_DEVICE"):
+        utils.get_device()
+
+
+def test_device_unavailable_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        utils.get_device("cuda")
+    assert utils.get_device().type in {"cpu", "mps"}
+
+
+def test_device_banner_is_one_line(capsys, monkeypatch):
+    monkeypatch.delenv("XAI_DEVICE", raising=False)
+    utils.get_device(verbose=True)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith("Using ")
+
+
+def test_import_has_no_side_effects():
+    import subprocess
+    import sys
+
+    code = "import random, numpy as np; import utils; print(random.random(), np.random.rand())"
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+            for _ in range(2)]  # fmt: skip
+    assert all(r.returncode == 0 for r in runs)
+    assert runs[0].stdout != runs[1].stdout, "importing utils must not seed the RNGs"
+    assert runs[0].stderr == ""
+
+
+# --- seeding ------------------------------------------------------------------------------
+def test_seed_everything_repeats():
+    utils.seed_everything(3)
+    a = (np.random.rand(), torch.rand(1).item())
+    utils.seed_everything(3)
+    assert (np.random.rand(), torch.rand(1).item()) == a
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "0", True])
+def test_seed_everything_rejects(bad):
+    with pytest.raises(ValueError, match="non-negative integer"):
+        utils.seed_everything(bad)
+
+
+def test_setup_notebook_returns_device(capsys):
+    assert isinstance(utils.setup_notebook(seed=0, device="cpu"), torch.device)
+    assert "Using CPU" in capsys.readouterr().out
+
+
+# --- checks -------------------------------------------------------------------------------
+def test_check_close_right_and_wrong(capsys, monkeypatch):
+    monkeypatch.delenv("XAI_STRICT_CHECKS", raising=False)
+    assert utils.check_close([1.0, 2.0], np.array([1.0, 2.0]), name="v")
+    assert not utils.check_close([1.0, 2.5], [1.0, 2.0], name="v", hint="look again")
+    assert not utils.check_close([1.0], [1.0, 2.0], name="v")
+    assert not utils.check_close(None, [1.0], name="v")
+    assert not utils.check_close([np.nan], [1.0], name="v")
+    out = capsys.readouterr().out
+    assert "✅ v: correct." in out and "look again" in out and "shape (2,)" in out
+    assert "2.0" not in out.split("look again")[0].split("❌")[1], "must not reveal the answer"
+
+
+def test_check_close_strict_raises(monkeypatch):
+    monkeypatch.setenv("XAI_STRICT_CHECKS", "1")
+    with pytest.raises(AssertionError, match="check 'v' failed"):
+        utils.check_close(1.0, 2.0, name="v")
+
+
+def test_check_close_accepts_tensors_and_rejects_junk(monkeypatch):
+    monkeypatch.delenv("XAI_STRICT_CHECKS", raising=False)
+    assert utils.check_close(torch.tensor([0.5]), [0.5])
+    with pytest.raises(TypeError, match="expected numbers"):
+        utils.check_close({"a": 1}, [1.0], name="v")
+    with pytest.raises(ValueError, match="needs a reference"):
+        utils.check_close(1.0, None)
+
+
+def test_check_choice(capsys, monkeypatch):
+    monkeypatch.delenv("XAI_STRICT_CHECKS", raising=False)
+    assert utils.check_choice(" Age ", ["age"], ["age", "sex"])
+    assert not utils.check_choice("sex", ["age"], ["age", "sex"])
+    assert not utils.check_choice("height", ["age"], ["age", "sex"])
+    assert "choose one of" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="not among options"):
+        utils.check_choice("a", ["c"], ["a", "b"])
+
+
+def test_check_true(monkeypatch):
+    monkeypatch.delenv("XAI_STRICT_CHECKS", raising=False)
+    assert utils.check_true(True, "p") and not utils.check_true(False, "p")
+    assert checks.STRICT_ENV_VAR == "XAI_STRICT_CHECKS"
+
+
+# --- data files ---------------------------------------------------------------------------
+def test_data_path_verifies(tmp_path, monkeypatch):
+    (tmp_path / "a.csv").write_text("x\n1\n")
+    digest = data_files.sha256sum(tmp_path / "a.csv")
+    (tmp_path / "checksums.sha256").write_text(f"{digest}  a.csv\n{'0' * 64}  gone.csv\n")
+    monkeypatch.setenv("XAI_DATA_DIR", str(tmp_path))
+    data_files._registry.cache_clear()
+    assert utils.data_path("a.csv") == tmp_path / "a.csv"
+    with pytest.raises(KeyError, match="not a known data file"):
+        utils.data_path("b.csv")
+    with pytest.raises(FileNotFoundError, match="gone.csv is missing"):
+        utils.data_path("gone.csv")
+    (tmp_path / "a.csv").write_text("x\n2\n")
+    with pytest.raises(ValueError, match="Checksum mismatch"):
+        utils.data_path("a.csv")
+    data_files._registry.cache_clear()
+
+
+def test_missing_checksum_list(tmp_path, monkeypatch):
+    monkeypatch.setenv("XAI_DATA_DIR", str(tmp_path))
+    data_files._registry.cache_clear()
+    with pytest.raises(FileNotFoundError, match="Checksum list"):
+        utils.data_path("a.csv")
+    data_files._registry.cache_clear()
+
+
+# --- datasets -----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", utils.list_datasets())
+def test_every_dataset_loads_offline(name):
+    data = utils.load_dataset(name)
+    assert len(data.X_train) == len(data.y_train) > 0
+    assert len(data.X_test) == len(data.y_test) > 0
+    if data.class_names:
+        labels = np.concatenate([data.y_train, data.y_test])
+        assert set(np.unique(labels)) == set(range(len(data.class_names)))
+    assert name in repr(data)
+
+
+def test_split_is_seeded_and_stratified():
+    a, b = utils.load_dataset("adult", seed=1), utils.load_dataset("adult", seed=1)
+    assert a.X_train.index.equals(b.X_train.index)
+    assert abs(a.y_train.mean() - a.y_test.mean()) < 0.01
+    assert not a.X_train.index.equals(utils.load_dataset("adult", seed=2).X_train.index)
+
+
+def test_tabular_encoding_round_trips():
+    data = utils.load_dataset("adult")
+    codes = data.X_train["sex"].to_numpy()
+    decoded = np.array(data.categories["sex"])[codes]
+    raw = data.frame.loc[data.X_train.index, "sex"].to_numpy()
+    assert (decoded == raw).all()
+    assert all(np.issubdtype(t, np.number) for t in data.X_train.dtypes)
+    assert data.sensitive == ["sex", "race"]
+
+
+def test_image_and_signal_shapes():
+    mnist = utils.load_dataset("mnist")
+    assert mnist.X_train.shape[1:] == (1, 28, 28) and mnist.X_train.dtype == np.float32
+    assert 0.0 <= mnist.X_train.min() and mnist.X_train.max() <= 1.0
+    gun = utils.load_dataset("gunpoint")
+    assert gun.X_train.shape == (50, 150) and gun.X_test.shape == (150, 150)
+    signal, fs = utils.load_mitbih_snippet()
+    assert signal.shape == (7500,) and fs == 360.0
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, -0.1, 2])
+def test_bad_test_size(bad):
+    with pytest.raises(ValueError, match="test_size"):
+        utils.load_dataset("wine", test_size=bad)
+
+
+def test_unknown_dataset_and_photo():
+    with pytest.raises(ValueError, match="Unknown dataset 'cifar'.*expected one of"):
+        utils.load_dataset("cifar")
+    with pytest.raises(ValueError, match="Unknown photo 'dog'"):
+        utils.load_photo("dog")
+
+
+def test_photos_load():
+    for name in utils.PHOTOS:
+        image = utils.load_photo(name)
+        assert image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8

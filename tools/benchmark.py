@@ -1,0 +1,82 @@
+"""Execute notebooks one at a time and record wall time and peak memory.
+
+Usage (from the repository root, in the course environment)::
+
+    python tools/benchmark.py                      # every tutorial and solution notebook
+    python tools/benchmark.py path/to/nb.ipynb     # only these
+    python tools/benchmark.py --output FILE.md     # default: benchmark-results.md
+
+Each notebook runs in a fresh kernel inside its own subprocess, so the peak
+resident memory of that subprocess's children is the kernel's peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tools.execute import execute_notebook  # noqa: E402
+from tools.notebooks import all_notebooks, is_student  # noqa: E402
+
+
+def measure_one(path: Path) -> dict[str, float]:
+    """Execute one notebook here; return seconds and the kernel's peak RSS in MB."""
+    _, seconds = execute_notebook(path)
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
+    return {"seconds": round(seconds, 1), "peak_mb": round(peak_kb / 1024)}
+
+
+def machine_line() -> str:
+    """Describe the machine the benchmark ran on."""
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
+            f"{gpu}, Python {platform.python_version()}, torch {torch.__version__}")  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmark-results.md")
+    parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure_one(args.one)))
+        return 0
+    notebooks = args.notebooks or [p for p in all_notebooks() if not is_student(p)]
+    rows, failed = [], 0
+    for path in notebooks:
+        proc = subprocess.run([sys.executable, __file__, "--one", str(path)],
+                              capture_output=True, text=True)  # fmt: skip
+        rel = path.resolve().relative_to(ROOT).as_posix()
+        if proc.returncode != 0:
+            failed += 1
+            rows.append(f"| `{rel}` | failed | - |")
+            print(f"FAILED {rel}\n{proc.stderr[-3000:]}", file=sys.stderr)
+            continue
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        rows.append(f"| `{rel}` | {result['seconds']:.1f} | {result['peak_mb']} |")
+        print(rows[-1], flush=True)
+    table = "\n".join(["| notebook | wall s | peak MB |", "|---|---:|---:|", *rows])
+    args.output.write_text(
+        f"# Notebook benchmark\n\nMeasured {dt.date.today()} on {machine_line()}, "
+        f"one notebook at a time, fresh kernel each, by `python tools/benchmark.py`.\n\n"
+        f"{table}\n"
+    )
+    print(f"wrote {args.output}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

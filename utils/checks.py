@@ -1,0 +1,141 @@
+"""Exercise checks: tell a student "correct" or "not yet" with a hint, never the answer.
+
+Every check prints one line and returns ``True`` or ``False``. When the
+environment variable ``XAI_STRICT_CHECKS=1`` is set (the test suite sets it
+while executing solution notebooks) a failed check raises ``AssertionError``,
+so a solution that no longer passes its own checks fails the tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+STRICT_ENV_VAR = "XAI_STRICT_CHECKS"
+
+
+def _report(name: str, passed: bool, hint: str) -> bool:
+    if passed:
+        print(f"✅ {name}: correct.")
+    else:
+        print(f"❌ {name}: not yet. Hint: {hint}")
+        if os.environ.get(STRICT_ENV_VAR) == "1":
+            raise AssertionError(f"check {name!r} failed: {hint}")
+    return passed
+
+
+def _as_array(value: object, name: str) -> np.ndarray | None:
+    if value is None or value is NotImplemented or value is Ellipsis:
+        return None
+    if hasattr(value, "detach"):  # torch tensor
+        value = value.detach().cpu().numpy()
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"{name}: expected numbers (a float, list, NumPy array or tensor), "
+            f"got {type(value).__name__}"
+        ) from err
+
+
+def check_close(
+    answer: object,
+    expected: object,
+    name: str = "answer",
+    hint: str = "compare your steps with the formula in the text.",
+    rtol: float = 1e-4,
+    atol: float = 1e-6,
+) -> bool:
+    """Check a number or array against a reference computed independently.
+
+    Parameters
+    ----------
+    answer : array_like or tensor
+        The student's result.
+    expected : array_like or tensor
+        The reference (e.g. from a library or a brute-force computation).
+    name : str
+        What is checked, used in the message.
+    hint : str
+        Shown when the answer is wrong. It must not contain the answer.
+    rtol, atol : float
+        Tolerances as in :func:`numpy.allclose`.
+
+    Returns
+    -------
+    bool
+        Whether the answer matches.
+
+    Examples
+    --------
+    >>> check_close([0.5, 0.25], [0.5, 0.25], name="weights")
+    ✅ weights: correct.
+    True
+    """
+    ref = _as_array(expected, "expected")
+    if ref is None:
+        raise ValueError("check_close needs a reference value, got None")
+    got = _as_array(answer, name)
+    if got is None:
+        return _report(name, False, "no answer yet - replace the placeholder with your code.")
+    if got.shape != ref.shape:
+        return _report(name, False, f"expected an array of shape {ref.shape}, got {got.shape}.")
+    if not np.all(np.isfinite(got)):
+        return _report(name, False, "your result contains NaN or infinite values.")
+    return _report(name, bool(np.allclose(got, ref, rtol=rtol, atol=atol)), hint)
+
+
+def check_choice(
+    answer: object,
+    accepted: Sequence[object],
+    options: Sequence[object],
+    name: str = "answer",
+    hint: str = "re-read the plot and the text above.",
+) -> bool:
+    """Check a multiple-choice answer.
+
+    Parameters
+    ----------
+    answer : object
+        The student's choice (strings are compared case-insensitively).
+    accepted : sequence
+        The correct option(s).
+    options : sequence
+        All valid options; an answer outside them gets a message listing them.
+    name, hint : str
+        As in :func:`check_close`.
+
+    Returns
+    -------
+    bool
+        Whether the choice is correct.
+    """
+
+    def norm(x: object) -> object:
+        return x.strip().lower() if isinstance(x, str) else x
+
+    normed = [norm(o) for o in options]
+    if not set(map(norm, accepted)) <= set(normed):
+        raise ValueError(f"accepted answers {list(accepted)} are not among options {list(options)}")
+    if answer is None or answer is Ellipsis:
+        return _report(name, False, "no answer yet - set the variable to one of the options.")
+    if norm(answer) not in normed:
+        return _report(name, False, f"choose one of {list(options)}, got {answer!r}.")
+    return _report(name, norm(answer) in {norm(a) for a in accepted}, hint)
+
+
+def check_true(
+    condition: bool, name: str = "answer", hint: str = "check your result again."
+) -> bool:
+    """Report a property test (e.g. "the map sums to the prediction").
+
+    Parameters
+    ----------
+    condition : bool
+        Result of the property test computed by the notebook.
+    name, hint : str
+        As in :func:`check_close`.
+    """
+    return _report(name, bool(condition), hint)
