@@ -196,3 +196,13 @@ def test_photos_load():
     for name in utils.PHOTOS:
         image = utils.load_photo(name)
         assert image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8
+
+
+def test_check_choice_with_hidden_keys(monkeypatch):
+    monkeypatch.delenv("XAI_STRICT_CHECKS", raising=False)
+    key = utils.answer_key("Global")
+    assert key == utils.answer_key(" global ") and key.startswith("sha256:")
+    assert utils.check_choice("GLOBAL", [key], ["global", "local"])
+    assert not utils.check_choice("local", [key], ["global", "local"])
+    with pytest.raises(ValueError, match="not among options"):
+        utils.check_choice("local", [utils.answer_key("both")], ["global", "local"])

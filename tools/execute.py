@@ -9,8 +9,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-#: Environment of an executed notebook: strict exercise checks, no GUI backend.
-NOTEBOOK_ENV = {"XAI_STRICT_CHECKS": "1", "MPLBACKEND": "Agg", "TQDM_DISABLE": "1"}
+#: Environment of an executed notebook: failed exercise checks raise.
+NOTEBOOK_ENV = {"XAI_STRICT_CHECKS": "1"}
 
 
 def execute_notebook(

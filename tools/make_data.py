@@ -157,7 +157,9 @@ def main() -> None:
         for name, frame in outputs.items():
             frame.to_csv(DATA / name, index=False, lineterminator="\n", float_format="%.6g")
     sums = sorted(
-        p.relative_to(DATA).as_posix() for p in DATA.rglob("*") if p.suffix in {".csv", ".safetensors"}
+        p.relative_to(DATA).as_posix()
+        for p in DATA.rglob("*")
+        if p.suffix in {".csv", ".safetensors"}
     )
     lines = [f"{sha256(DATA / name)}  {name}" for name in sums]
     (DATA / "checksums.sha256").write_text("\n".join(lines) + "\n")

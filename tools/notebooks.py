@@ -156,7 +156,9 @@ def make_student(solution: nbformat.NotebookNode, path: Path) -> nbformat.Notebo
         if "solution-only" in tags:
             continue
         if cell.cell_type == "markdown" and "solution" in tags:
-            cell = nbformat.v4.new_markdown_cell(ANSWER_STUB, metadata={"tags": ["answer"]})
+            answer = nbformat.v4.new_markdown_cell(ANSWER_STUB, metadata={"tags": ["answer"]})
+            answer.id = cell.id  # deterministic output: keep the solution cell's id
+            cell = answer
         elif cell.cell_type == "code":
             cell.source = _strip_solutions(cell.source, f"{path.name} cell {i}")
         cells.append(cell)

@@ -8,6 +8,7 @@ so a solution that no longer passes its own checks fails the tests.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 
@@ -87,6 +88,21 @@ def check_close(
     return _report(name, bool(np.allclose(got, ref, rtol=rtol, atol=atol)), hint)
 
 
+def answer_key(option: object) -> str:
+    """Return the hashed key of a multiple-choice option, for :func:`check_choice`.
+
+    Exercise authors write ``accepted=[answer_key("global")]`` once, paste the printed
+    key into the notebook, and students cannot read the answer from the check call.
+
+    Examples
+    --------
+    >>> answer_key("Global")
+    'sha256:8001c2743965'
+    """
+    text = str(option).strip().lower()
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def check_choice(
     answer: object,
     accepted: Sequence[object],
@@ -101,7 +117,9 @@ def check_choice(
     answer : object
         The student's choice (strings are compared case-insensitively).
     accepted : sequence
-        The correct option(s).
+        The correct option(s), written either as plain options (when they are
+        computed by a reference in the notebook) or as keys from
+        :func:`answer_key` (so that the answer is not visible).
     options : sequence
         All valid options; an answer outside them gets a message listing them.
     name, hint : str
@@ -117,13 +135,16 @@ def check_choice(
         return x.strip().lower() if isinstance(x, str) else x
 
     normed = [norm(o) for o in options]
-    if not set(map(norm, accepted)) <= set(normed):
+    keys = {answer_key(o) for o in options}
+    plain = {norm(a) for a in accepted if not str(a).startswith("sha256:")}
+    hashed = {a for a in accepted if str(a).startswith("sha256:")}
+    if not plain <= set(normed) or not hashed <= keys or not accepted:
         raise ValueError(f"accepted answers {list(accepted)} are not among options {list(options)}")
     if answer is None or answer is Ellipsis:
         return _report(name, False, "no answer yet - set the variable to one of the options.")
     if norm(answer) not in normed:
         return _report(name, False, f"choose one of {list(options)}, got {answer!r}.")
-    return _report(name, norm(answer) in {norm(a) for a in accepted}, hint)
+    return _report(name, norm(answer) in plain or answer_key(answer) in hashed, hint)
 
 
 def check_true(

@@ -68,9 +68,7 @@ def data_path(name: str) -> Path:
     folder = data_dir()
     registry = _registry(folder)
     if name not in registry:
-        raise KeyError(
-            f"{name!r} is not a known data file; known files: {sorted(registry)}"
-        )
+        raise KeyError(f"{name!r} is not a known data file; known files: {sorted(registry)}")
     path = folder / name
     if not path.is_file():
         raise FileNotFoundError(
