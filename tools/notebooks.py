@@ -3,6 +3,7 @@
 Usage (from the repository root)::
 
     python tools/notebooks.py sync    # rewrite badges + setup cells, regenerate students
+    python tools/notebooks.py sync xai-for-image-data/02_grad_cam.ipynb   # only these
     python tools/notebooks.py check   # exit 1 if anything is out of sync (used by the tests)
 
 Conventions
@@ -173,10 +174,11 @@ def _dump(nb: nbformat.NotebookNode) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def expected_files() -> dict[Path, str]:
-    """Return every notebook path with the text it should have after ``sync``."""
+def expected_files(only: list[Path] | None = None) -> dict[Path, str]:
+    """Return notebook paths (all, or ``only``) with the text they should have after ``sync``."""
     expected = {}
-    for path in all_notebooks():
+    chosen = [p.resolve() for p in only] if only else all_notebooks()
+    for path in chosen:
         if is_student(path):
             continue
         nb = normalise(nbformat.read(path, as_version=4), path)
@@ -195,8 +197,13 @@ def out_of_sync() -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
-    if argv[1:] == ["sync"]:
-        for path, text in expected_files().items():
+    if argv[1:2] == ["sync"]:
+        only = [Path(p) for p in argv[2:]]
+        missing = [p for p in only if not p.is_file()]
+        if missing:
+            print(f"no such notebook: {missing}")
+            return 2
+        for path, text in expected_files(only or None).items():
             if not path.exists() or path.read_text() != text:
                 path.write_text(text)
                 print(f"wrote {path.relative_to(ROOT)}")
