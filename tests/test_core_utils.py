@@ -206,3 +206,14 @@ def test_check_choice_with_hidden_keys(monkeypatch):
     assert not utils.check_choice("local", [key], ["global", "local"])
     with pytest.raises(ValueError, match="not among options"):
         utils.check_choice("local", [utils.answer_key("both")], ["global", "local"])
+
+
+def test_encode_handles_pandas3_string_dtype():
+    import pandas as pd
+
+    from utils.datasets import _encode
+
+    frame = pd.DataFrame({"a": pd.array(["y", "x", "y"], dtype="string"), "b": [1, 2, 3]})
+    encoded, categories = _encode(frame)
+    assert categories == {"a": ["x", "y"]}
+    assert encoded["a"].tolist() == [1, 0, 1] and encoded["b"].tolist() == [1, 2, 3]

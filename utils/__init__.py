@@ -4,7 +4,23 @@ Importing this package has no side effects: call :func:`setup_notebook` at the
 top of a notebook to seed everything, set the plot style and pick the device.
 """
 
+from .attention import (
+    attention_rollout,
+    merge_heads,
+    multi_head_attention,
+    scaled_dot_product_attention,
+    sinusoidal_positional_encoding,
+    split_heads,
+)
+from .attribution_metrics import (
+    agreement_matrix,
+    completeness_gap,
+    mean_rank_correlation,
+    randomize_layers,
+    rank_correlation,
+)
 from .checks import (
+    CheckResult,
     answer_key,
     check_choice,
     check_close,
@@ -23,6 +39,24 @@ from .device import device_banner, get_device, in_colab
 from .ecg import EcgData, make_ecg_dataset
 from .fairness import disparate_impact_ratio, selection_rates
 from .forest import jaccard_matrix, matched_jaccard, proximity_matrix
+from .gradcam import class_activation_map, grad_cam, upsample_cam
+from .hooks import (
+    ActivationRecorder,
+    get_layer,
+    layer_names,
+    receptive_fields,
+    record_activations,
+    top_activating,
+)
+from .image_explain import (
+    grid_segmentation,
+    lime_image_map,
+    lime_predict_fn,
+    quiet_lime,
+    relabel_segments,
+    segment_rank,
+    segment_weights,
+)
 from .lime_by_hand import (
     LocalSurrogate,
     RecordingPredictFn,
@@ -54,6 +88,12 @@ from .pretrained import (
 from .session import seed_everything, set_plot_style, setup_notebook
 from .shapley import check_shapley_values, coalition_values, exact_shapley_values
 from .shortcuts import add_marker, attribution_mass_in_region, marker_region
+from .text import (
+    MeanPoolClassifier,
+    encode_texts,
+    linear_head_from_logistic,
+    mean_pool,
+)
 from .training import (
     evaluate,
     load_weights,
@@ -65,39 +105,54 @@ from .training import (
 )
 
 __all__ = [
+    "ActivationRecorder",
+    "CheckResult",
     "Dataset",
     "EcgData",
     "LocalSurrogate",
+    "MeanPoolClassifier",
     "MnistCNN",
     "PHOTOS",
     "RecordingPredictFn",
     "SignalCNN",
     "TinyViT",
     "add_marker",
+    "agreement_matrix",
     "answer_key",
+    "attention_rollout",
     "attribution_mass_in_region",
     "check_choice",
     "check_close",
     "check_shapley_values",
     "check_true",
+    "class_activation_map",
     "coalition_values",
+    "completeness_gap",
     "data_dir",
     "data_path",
     "default_kernel_width",
     "deprocess_imagenet",
     "device_banner",
     "disparate_impact_ratio",
+    "encode_texts",
     "evaluate",
     "exact_shapley_values",
     "explain_by_hand",
     "fit_local_surrogate",
     "get_device",
+    "get_layer",
+    "grad_cam",
+    "grid_segmentation",
     "imagenet_categories",
     "in_colab",
     "interpretable_representation",
     "jaccard_matrix",
+    "layer_names",
+    "lime_image_map",
     "lime_kernel",
+    "lime_predict_fn",
     "lime_weights",
+    "linear_head_from_logistic",
     "list_datasets",
     "load_dataset",
     "load_imagenet_cnn",
@@ -108,6 +163,10 @@ __all__ = [
     "make_ecg_dataset",
     "marker_region",
     "matched_jaccard",
+    "mean_pool",
+    "mean_rank_correlation",
+    "merge_heads",
+    "multi_head_attention",
     "plot_attention",
     "plot_importance",
     "plot_signal_attribution",
@@ -115,9 +174,18 @@ __all__ = [
     "predict_proba",
     "preprocess_imagenet",
     "proximity_matrix",
+    "quiet_lime",
     "random_shift",
+    "randomize_layers",
+    "rank_correlation",
+    "receptive_fields",
+    "record_activations",
+    "relabel_segments",
     "save_weights",
+    "scaled_dot_product_attention",
     "seed_everything",
+    "segment_rank",
+    "segment_weights",
     "selection_rates",
     "set_plot_style",
     "setup_notebook",
@@ -125,7 +193,11 @@ __all__ = [
     "shipped_weights",
     "show_attribution",
     "show_attribution_grid",
+    "sinusoidal_positional_encoding",
+    "split_heads",
+    "top_activating",
     "top_k_stability",
     "train",
+    "upsample_cam",
     "weighted_r2",
 ]

@@ -17,14 +17,35 @@ import numpy as np
 STRICT_ENV_VAR = "XAI_STRICT_CHECKS"
 
 
-def _report(name: str, passed: bool, hint: str) -> bool:
+class CheckResult:
+    """Outcome of a check: truthy when passed; shows nothing as a notebook cell's result.
+
+    The printed line is the feedback; without ``_ipython_display_`` a check on the
+    last line of a cell would also echo ``True``/``False`` under it.
+    """
+
+    def __init__(self, name: str, passed: bool) -> None:
+        self.name = name
+        self.passed = bool(passed)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return f"CheckResult({self.name!r}, passed={self.passed})"
+
+    def _ipython_display_(self) -> None:
+        """Display nothing: the check already printed its verdict."""
+
+
+def _report(name: str, passed: bool, hint: str) -> CheckResult:
     if passed:
         print(f"✅ {name}: correct.")
     else:
         print(f"❌ {name}: not yet. Hint: {hint}")
         if os.environ.get(STRICT_ENV_VAR) == "1":
             raise AssertionError(f"check {name!r} failed: {hint}")
-    return passed
+    return CheckResult(name, passed)
 
 
 def _as_array(value: object, name: str) -> np.ndarray | None:
@@ -48,7 +69,7 @@ def check_close(
     hint: str = "compare your steps with the formula in the text.",
     rtol: float = 1e-4,
     atol: float = 1e-6,
-) -> bool:
+) -> CheckResult:
     """Check a number or array against a reference computed independently.
 
     Parameters
@@ -66,14 +87,14 @@ def check_close(
 
     Returns
     -------
-    bool
-        Whether the answer matches.
+    CheckResult
+        Truthy when the answer matches.
 
     Examples
     --------
     >>> check_close([0.5, 0.25], [0.5, 0.25], name="weights")
     ✅ weights: correct.
-    True
+    CheckResult('weights', passed=True)
     """
     ref = _as_array(expected, "expected")
     if ref is None:
@@ -109,7 +130,7 @@ def check_choice(
     options: Sequence[object],
     name: str = "answer",
     hint: str = "re-read the plot and the text above.",
-) -> bool:
+) -> CheckResult:
     """Check a multiple-choice answer.
 
     Parameters
@@ -127,8 +148,8 @@ def check_choice(
 
     Returns
     -------
-    bool
-        Whether the choice is correct.
+    CheckResult
+        Truthy when the choice is correct.
     """
 
     def norm(x: object) -> object:
@@ -149,7 +170,7 @@ def check_choice(
 
 def check_true(
     condition: bool, name: str = "answer", hint: str = "check your result again."
-) -> bool:
+) -> CheckResult:
     """Report a property test (e.g. "the map sums to the prediction").
 
     Parameters

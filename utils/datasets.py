@@ -92,7 +92,7 @@ def _encode(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Replace string columns by integer codes (categories sorted alphabetically)."""
     encoded, categories = frame.copy(), {}
     for col in frame.columns:
-        if frame[col].dtype == object or isinstance(frame[col].dtype, pd.StringDtype):
+        if not pd.api.types.is_numeric_dtype(frame[col]):  # object (pandas 2) or str (pandas 3)
             cats = sorted(frame[col].unique())
             categories[col] = cats
             encoded[col] = pd.Categorical(frame[col], categories=cats).codes.astype(np.int64)
@@ -125,8 +125,9 @@ def _tabular_csv(name: str, test_size: float, seed: int) -> Dataset:
     file, target, classes, sensitive, description = spec
     frame = pd.read_csv(data_path(file))
     raw_y = frame[target]
-    y = (raw_y.map({c: i for i, c in enumerate(classes)}) if raw_y.dtype == object
-         else raw_y).to_numpy(dtype=np.int64)  # fmt: skip
+    if not pd.api.types.is_numeric_dtype(raw_y):  # object (pandas 2) or str (pandas 3)
+        raw_y = raw_y.map({c: i for i, c in enumerate(classes)})
+    y = raw_y.to_numpy(dtype=np.int64)
     X, categories = _encode(frame.drop(columns=[target]))
     X_tr, X_te, y_tr, y_te = _split(X, y, test_size, seed)
     return Dataset(name, X_tr, X_te, y_tr, y_te, list(X.columns), classes, description,

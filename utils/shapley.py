@@ -23,7 +23,7 @@ from math import factorial
 
 import numpy as np
 
-from .checks import check_close
+from .checks import CheckResult, check_close
 
 #: Largest number of features :func:`exact_shapley_values` enumerates (2**12 coalitions).
 MAX_FEATURES = 12
@@ -171,7 +171,7 @@ def check_shapley_values(
     name: str = "Shapley values",
     rtol: float = 1e-6,
     atol: float = 1e-8,
-) -> bool:
+) -> CheckResult:
     """Check Shapley values computed by hand against the exact brute-force ones.
 
     Prints "correct" or "not yet" with a hint that never reveals the values.
@@ -190,16 +190,16 @@ def check_shapley_values(
 
     Returns
     -------
-    bool
-        Whether the values match (raises ``AssertionError`` instead of
-        returning ``False`` when ``XAI_STRICT_CHECKS=1``).
+    CheckResult
+        Truthy when the values match (raises ``AssertionError`` instead of
+        failing when ``XAI_STRICT_CHECKS=1``).
 
     Examples
     --------
     >>> f = lambda X: X.sum(axis=1)
     >>> check_shapley_values([1.0, 2.0], f, [1.0, 2.0], [0.0, 0.0])
     ✅ Shapley values: correct.
-    True
+    CheckResult('Shapley values', passed=True)
     """
     reference = exact_shapley_values(predict, x, background)
     hint = "compare your steps with the Shapley formula in the text."
