@@ -19,13 +19,16 @@ from .attribution_metrics import (
     randomize_layers,
     rank_correlation,
 )
-from .checks import (
-    CheckResult,
-    answer_key,
-    check_choice,
-    check_close,
-    check_true,
+from .cam1d import (
+    library_grad_cam_1d,
+    mass_in_region,
+    pointing_game,
+    region_fraction,
+    region_mask,
+    signal_cam,
+    upsample_1d,
 )
+from .checks import CheckResult, answer_key, check_choice, check_close, check_true
 from .data_files import data_dir, data_path, sha256sum
 from .datasets import (
     PHOTOS,
@@ -38,6 +41,13 @@ from .datasets import (
 from .device import device_banner, get_device, in_colab
 from .ecg import EcgData, make_ecg_dataset
 from .fairness import disparate_impact_ratio, selection_rates
+from .faithfulness import (
+    area_under_curve,
+    deletion_auc,
+    deletion_curve,
+    deletion_curves,
+    patch_scores,
+)
 from .forest import jaccard_matrix, matched_jaccard, proximity_matrix
 from .gradcam import class_activation_map, grad_cam, upsample_cam
 from .hooks import (
@@ -88,12 +98,7 @@ from .pretrained import (
 from .session import seed_everything, set_plot_style, setup_notebook
 from .shapley import check_shapley_values, coalition_values, exact_shapley_values
 from .shortcuts import add_marker, attribution_mass_in_region, marker_region
-from .text import (
-    MeanPoolClassifier,
-    encode_texts,
-    linear_head_from_logistic,
-    mean_pool,
-)
+from .text import MeanPoolClassifier, encode_texts, linear_head_from_logistic, mean_pool
 from .training import (
     evaluate,
     load_weights,
@@ -105,6 +110,7 @@ from .training import (
 )
 
 __all__ = [
+    "PHOTOS",
     "ActivationRecorder",
     "CheckResult",
     "Dataset",
@@ -112,13 +118,13 @@ __all__ = [
     "LocalSurrogate",
     "MeanPoolClassifier",
     "MnistCNN",
-    "PHOTOS",
     "RecordingPredictFn",
     "SignalCNN",
     "TinyViT",
     "add_marker",
     "agreement_matrix",
     "answer_key",
+    "area_under_curve",
     "attention_rollout",
     "attribution_mass_in_region",
     "check_choice",
@@ -131,6 +137,9 @@ __all__ = [
     "data_dir",
     "data_path",
     "default_kernel_width",
+    "deletion_auc",
+    "deletion_curve",
+    "deletion_curves",
     "deprocess_imagenet",
     "device_banner",
     "disparate_impact_ratio",
@@ -148,6 +157,7 @@ __all__ = [
     "interpretable_representation",
     "jaccard_matrix",
     "layer_names",
+    "library_grad_cam_1d",
     "lime_image_map",
     "lime_kernel",
     "lime_predict_fn",
@@ -162,15 +172,18 @@ __all__ = [
     "load_weights",
     "make_ecg_dataset",
     "marker_region",
+    "mass_in_region",
     "matched_jaccard",
     "mean_pool",
     "mean_rank_correlation",
     "merge_heads",
     "multi_head_attention",
+    "patch_scores",
     "plot_attention",
     "plot_importance",
     "plot_signal_attribution",
     "plot_token_attribution",
+    "pointing_game",
     "predict_proba",
     "preprocess_imagenet",
     "proximity_matrix",
@@ -180,6 +193,8 @@ __all__ = [
     "rank_correlation",
     "receptive_fields",
     "record_activations",
+    "region_fraction",
+    "region_mask",
     "relabel_segments",
     "save_weights",
     "scaled_dot_product_attention",
@@ -193,11 +208,13 @@ __all__ = [
     "shipped_weights",
     "show_attribution",
     "show_attribution_grid",
+    "signal_cam",
     "sinusoidal_positional_encoding",
     "split_heads",
     "top_activating",
     "top_k_stability",
     "train",
+    "upsample_1d",
     "upsample_cam",
     "weighted_r2",
 ]

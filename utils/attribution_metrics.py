@@ -32,34 +32,13 @@ import torch
 from scipy.stats import rankdata
 from torch import nn
 
-
-def _to_numpy(values: Any, name: str) -> np.ndarray:
-    if isinstance(values, torch.Tensor):
-        values = values.detach().cpu().numpy()
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise TypeError(
-            f"{name}: expected numbers (a NumPy array or tensor), got {type(values).__name__}"
-        ) from err
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return array
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
-    try:
-        return next(model.parameters()).device
-    except StopIteration:
-        raise ValueError(f"{type(model).__name__} has no parameters") from None
+from ._common import finite_array, model_device
 
 
 def _as_tensor(values: Any, name: str) -> torch.Tensor:
     if isinstance(values, torch.Tensor):
         return values.detach().float().cpu()
-    return torch.as_tensor(_to_numpy(values, name), dtype=torch.float32)
+    return torch.as_tensor(finite_array(values, name), dtype=torch.float32)
 
 
 def completeness_gap(
@@ -111,7 +90,7 @@ def completeness_gap(
     >>> completeness_gap(model, x, ig, 0.0, target=1)  # doctest: +SKIP
     array([0.])
     """
-    device = _model_device(model)
+    device = model_device(model)
     x = _as_tensor(inputs, "inputs")
     attr = _as_tensor(attributions, "attributions")
     if x.ndim < 2:
@@ -195,7 +174,7 @@ def rank_correlation(map_a: Any, map_b: Any, absolute: bool = True) -> float:
     >>> rank_correlation([1.0, 2.0, 3.0], [1.0, 3.0, 2.0])
     0.5
     """
-    a, b = _to_numpy(map_a, "map_a"), _to_numpy(map_b, "map_b")
+    a, b = finite_array(map_a, "map_a"), finite_array(map_b, "map_b")
     if a.shape != b.shape:
         raise ValueError(f"maps must have the same shape, got {a.shape} and {b.shape}")
     if a.size < 2:
@@ -223,7 +202,7 @@ def mean_rank_correlation(maps_a: Any, maps_b: Any, absolute: bool = True) -> fl
     float
         The mean correlation; ``nan`` if every pair has a constant map.
     """
-    a, b = _to_numpy(maps_a, "maps_a"), _to_numpy(maps_b, "maps_b")
+    a, b = finite_array(maps_a, "maps_a"), finite_array(maps_b, "maps_b")
     if a.shape != b.shape or a.ndim < 2:
         raise ValueError(
             f"expected two batches of maps (n, ...) of the same shape, got {a.shape} and {b.shape}"
@@ -259,7 +238,7 @@ def agreement_matrix(maps: Mapping[str, Any], absolute: bool = True) -> pd.DataF
         raise TypeError(f"maps: expected a dict name -> maps, got {type(maps).__name__}")
     if len(maps) < 2:
         raise ValueError(f"maps: expected at least 2 methods, got {len(maps)}")
-    arrays = {str(name): _to_numpy(value, f"maps[{name!r}]") for name, value in maps.items()}
+    arrays = {str(name): finite_array(value, f"maps[{name!r}]") for name, value in maps.items()}
     shapes = {name: a.shape for name, a in arrays.items()}
     if len(set(shapes.values())) != 1:
         raise ValueError(f"every method needs maps of the same shape (n, H, W), got {shapes}")
@@ -306,7 +285,7 @@ def randomize_layers(model: nn.Module, layers: str | Sequence[str], seed: int = 
     --------
     >>> random_head = randomize_layers(model, "classifier.2")  # doctest: +SKIP
     """
-    device = _model_device(model)
+    device = model_device(model)
     names = [layers] if isinstance(layers, str) else list(layers)
     if not names or not all(isinstance(n, str) for n in names):
         raise ValueError(f"layers: expected a layer name or a list of names, got {layers!r}")

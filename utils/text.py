@@ -26,14 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-
-def _device(model: nn.Module) -> torch.device:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
-    try:
-        return next(model.parameters()).device
-    except StopIteration as err:
-        raise ValueError("the model has no parameters, so its device is unknown") from err
+from ._common import model_device
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -85,7 +78,7 @@ def encode_texts(
     numpy.ndarray
         float32 ``(len(texts), hidden_size)``.
     """
-    device = _device(model)
+    device = model_device(model)
     if isinstance(texts, str):
         raise TypeError("texts must be a sequence of strings, got a single str: wrap it in a list")
     texts = list(texts)

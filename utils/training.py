@@ -19,16 +19,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
+from ._common import model_device
 from .data_files import data_path
-
-
-def _device(model: nn.Module) -> torch.device:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
-    try:
-        return next(model.parameters()).device
-    except StopIteration:
-        raise ValueError(f"{type(model).__name__} has no parameters") from None
 
 
 def _as_tensor(values: Any, name: str, dtype: torch.dtype) -> torch.Tensor:
@@ -66,7 +58,7 @@ def _check_label_range(y: torch.Tensor, n_outputs: int, name: str) -> None:
 
 
 def _forward_batches(model: nn.Module, X: torch.Tensor, batch_size: int) -> torch.Tensor:
-    device = _device(model)
+    device = model_device(model)
     outputs = [model(X[i : i + batch_size].to(device)).cpu() for i in range(0, len(X), batch_size)]
     return torch.cat(outputs) if outputs else torch.empty(0)
 
@@ -137,7 +129,7 @@ def train(
     >>> model = MnistCNN()  # doctest: +SKIP
     >>> history = train(model, data.X_train, data.y_train, epochs=3)  # doctest: +SKIP
     """
-    device = _device(model)
+    device = model_device(model)
     for name, value in [("epochs", epochs), ("batch_size", batch_size)]:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -263,7 +255,7 @@ def predict_proba(model: nn.Module, X: Any, batch_size: int = 256) -> np.ndarray
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    _device(model)
+    model_device(model)
     X = _as_tensor(X, "X", torch.float32)
     was_training = model.training
     model.eval()
@@ -298,7 +290,7 @@ def save_weights(model: nn.Module, path: str | Path) -> Path:
     pathlib.Path
         The written file.
     """
-    _device(model)
+    model_device(model)
     path = Path(path)
     if path.suffix != ".safetensors":
         raise ValueError(f"path should end in '.safetensors', got {str(path)!r}")
@@ -365,7 +357,7 @@ def load_weights(model: nn.Module, name_or_path: str | Path) -> nn.Module:
     --------
     >>> model = load_weights(MnistCNN(), "mnist_cnn")  # doctest: +SKIP
     """
-    device = _device(model)
+    device = model_device(model)
     path = _resolve(name_or_path)
     try:
         state = load_file(str(path), device="cpu")

@@ -1,0 +1,189 @@
+"""Unit tests of utils.faithfulness on models where the right answer is known."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from utils.faithfulness import (
+    area_under_curve,
+    deletion_auc,
+    deletion_curve,
+    deletion_curves,
+    patch_scores,
+)
+
+
+class _Linear(nn.Module):
+    """Two-class linear model on (1, H, W) images: logit_1 - logit_0 = sum(w * x)."""
+
+    def __init__(self, weight: torch.Tensor) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(weight.clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        score = (x[:, 0] * self.weight).flatten(1).sum(1)
+        return torch.stack([torch.zeros_like(score), score], dim=1)
+
+
+def _setup(size: int = 4, seed: int = 0) -> tuple[_Linear, torch.Tensor, np.ndarray]:
+    gen = torch.Generator().manual_seed(seed)
+    weight = torch.randn(size, size, generator=gen)
+    image = torch.rand(1, size, size, generator=gen)
+    contribution = (weight * image[0]).numpy()  # exact share of each pixel in the logit
+    return _Linear(weight), image, contribution
+
+
+def test_curve_by_hand_on_linear_model():
+    model, image, contribution = _setup()
+    fractions, probs = deletion_curve(model, image, contribution, target=1)
+    order = np.argsort(-contribution.ravel(), kind="stable")
+    total = contribution.sum()
+    removed = np.concatenate([[0.0], np.cumsum(contribution.ravel()[order])])
+    expected = 1 / (1 + np.exp(-(total - removed)))  # softmax of (0, score) for class 1
+    np.testing.assert_allclose(fractions, np.arange(17) / 16)
+    np.testing.assert_allclose(probs, expected, rtol=1e-5)
+    assert probs[-1] == pytest.approx(0.5)  # all deleted: score 0
+
+
+def test_true_contributions_give_the_steepest_drop():
+    """Deleting the largest contributions first removes the most evidence at every step."""
+    model, image, contribution = _setup()
+    _, best = deletion_curve(model, image, contribution, target=1)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        _, other = deletion_curve(model, image, rng.random((4, 4)), target=1)
+        assert np.all(best <= other + 1e-12)
+    worst = deletion_auc(model, image, -contribution, target=1)
+    assert deletion_auc(model, image, contribution, target=1) < worst
+
+
+def test_minimal_auc_among_all_orders_brute_force():
+    model, image, contribution = _setup(size=2, seed=3)
+    best = deletion_auc(model, image, contribution, target=1)
+    aucs = []
+    for perm in itertools.permutations(range(4)):
+        scores = np.empty(4)
+        scores[list(perm)] = np.arange(4)[::-1]  # perm[0] deleted first
+        aucs.append(deletion_auc(model, image, scores.reshape(2, 2), target=1))
+    assert best == pytest.approx(min(aucs))
+
+
+def test_patches_pixel_map_equals_patch_map():
+    model, image, contribution = _setup(size=4)
+    coarse = patch_scores(contribution, 2)
+    a = deletion_curve(model, image, contribution, patch_size=2, target=1)
+    b = deletion_curve(model, image, coarse, patch_size=2, target=1)
+    np.testing.assert_allclose(a[0], np.arange(5) / 4)
+    np.testing.assert_allclose(a[1], b[1])
+    # a whole patch disappears at once: step 1 removes the sum of the best patch
+    total = contribution.sum()
+    best_patch = coarse.max() * 4
+    assert a[1][1] == pytest.approx(1 / (1 + np.exp(-(total - best_patch))), rel=1e-5)
+
+
+def test_steps_baseline_and_default_target():
+    model, image, contribution = _setup()
+    fractions, probs = deletion_curve(model, image[None], contribution, steps=4)
+    np.testing.assert_allclose(fractions, [0, 0.25, 0.5, 0.75, 1.0])
+    predicted = int(contribution.sum() > 0)
+    full = deletion_curve(model, image, contribution, target=predicted)[1]
+    np.testing.assert_allclose(probs, full[::4])
+    # deleting everything with a baseline image gives the baseline's probability
+    baseline = torch.ones_like(image)
+    _, probs = deletion_curve(model, image, contribution, target=1, baseline=baseline)
+    score = model.weight.detach().sum().item()
+    assert probs[-1] == pytest.approx(1 / (1 + np.exp(-score)), rel=1e-5)
+
+
+def test_patch_scores_and_auc():
+    np.testing.assert_allclose(patch_scores(np.arange(16.0).reshape(4, 4), 2),
+                               [[2.5, 4.5], [10.5, 12.5]])  # fmt: skip
+    assert area_under_curve([0.0, 0.5, 1.0], [1.0, 0.5, 0.0]) == pytest.approx(0.5)
+    assert area_under_curve([0, 1], [0.2, 0.2]) == pytest.approx(0.2)
+
+
+def test_model_mode_is_restored():
+    model, image, contribution = _setup()
+    model.train()
+    deletion_curve(model, image, contribution)
+    assert model.training
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"attribution": np.zeros((3, 3))}, r"pixel map \(4, 4\) or one score per patch"),
+        ({"patch_size": 3}, "must divide the image"),
+        ({"patch_size": 0}, "patch_size must be a positive integer"),
+        ({"steps": 17}, "at most the number of patches"),
+        ({"target": 2}, r"target must be a class index in \[0, 1\]"),
+        ({"baseline": np.zeros((1, 2, 2))}, "baseline: expected a number or an image"),
+        ({"image": np.zeros((4, 4))}, r"expected one image \(C, H, W\)"),
+        ({"attribution": np.full((4, 4), np.nan)}, "NaN or infinite"),
+    ],
+)
+def test_errors(kwargs, message):
+    model, image, contribution = _setup()
+    args = {"image": image, "attribution": contribution} | kwargs
+    with pytest.raises(ValueError, match=message):
+        deletion_curve(model, **args)
+
+
+def test_type_errors():
+    _, image, contribution = _setup()
+    with pytest.raises(TypeError, match="expected a torch.nn.Module"):
+        deletion_curve(lambda x: x, image, contribution)
+    with pytest.raises(ValueError, match="1-D arrays of the same length"):
+        area_under_curve([0.0, 1.0], [1.0])
+    with pytest.raises(ValueError, match="non-decreasing"):
+        area_under_curve([1.0, 0.0], [1.0, 0.0])
+    with pytest.raises(ValueError, match="multiples of patch_size"):
+        patch_scores(np.zeros((5, 4)), 2)
+
+
+def test_model_output_shape_error():
+    class Flat(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.sum((1, 2, 3)) * self.w
+
+    _, image, contribution = _setup()
+    with pytest.raises(ValueError, match=r"expected logits \(n, n_classes\)"):
+        deletion_curve(Flat(), image, contribution)
+
+
+def test_batched_curves_equal_single_curves():
+    model, image, contribution = _setup()
+    rng = np.random.default_rng(1)
+    images = torch.rand(5, 1, 4, 4, generator=torch.Generator().manual_seed(2))
+    maps = rng.random((5, 2, 2))
+    fractions, batched = deletion_curves(model, images, maps, patch_size=2, batch_size=7)
+    assert batched.shape == (5, 5)
+    for i in range(5):
+        single = deletion_curve(model, images[i], maps[i], patch_size=2)
+        np.testing.assert_allclose(single[0], fractions)
+        np.testing.assert_allclose(single[1], batched[i], rtol=1e-6)
+    per_image = deletion_curves(model, images, maps, patch_size=2, targets=[0, 1, 0, 1, 0])[1]
+    np.testing.assert_allclose(per_image[1], deletion_curve(model, images[1], maps[1], 2,
+                                                            target=1)[1], rtol=1e-6)  # fmt: skip
+
+
+def test_batched_errors():
+    model, image, _ = _setup()
+    images = image[None].repeat(3, 1, 1, 1)
+    with pytest.raises(ValueError, match=r"one 2-D map per image, shape \(3, h, w\)"):
+        deletion_curves(model, images, np.zeros((2, 4, 4)))
+    with pytest.raises(ValueError, match=r"targets: expected one class index or 3"):
+        deletion_curves(model, images, np.zeros((3, 4, 4)), targets=[0, 1])
+    with pytest.raises(ValueError, match=r"non-empty batch \(n, C, H, W\)"):
+        deletion_curves(model, image, np.zeros((1, 4, 4)))
+    with pytest.raises(ValueError, match="target must be a class index"):
+        deletion_curve(model, image, np.zeros((4, 4)), target=1.5)
