@@ -94,6 +94,7 @@ from .pretrained import (
     load_imagenet_cnn,
     load_text_encoder,
     preprocess_imagenet,
+    scale_imagenet_pixels,
 )
 from .session import seed_everything, set_plot_style, setup_notebook
 from .shapley import check_shapley_values, coalition_values, exact_shapley_values
@@ -197,6 +198,7 @@ __all__ = [
     "region_mask",
     "relabel_segments",
     "save_weights",
+    "scale_imagenet_pixels",
     "scaled_dot_product_attention",
     "seed_everything",
     "segment_rank",

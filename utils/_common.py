@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -34,3 +35,20 @@ def finite_array(values: Any, name: str) -> np.ndarray:
     if not np.isfinite(array).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     return array
+
+
+def resize_linear(values: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
+    """Resize the last ``len(size)`` axes (1 or 2) linearly / bilinearly.
+
+    Sample and pixel centres are aligned (``align_corners=False``), as in ``cv2.resize``
+    and ``pytorch_grad_cam``; edges are clamped. Leading axes are batch axes and the
+    dtype is kept (float32 or float64).
+    """
+    k = len(size)
+    if k not in (1, 2):
+        raise ValueError(f"size: expected 1 or 2 target lengths, got {tuple(size)}")
+    lead, spatial = values.shape[:-k], values.shape[-k:]
+    batch = torch.from_numpy(np.ascontiguousarray(values)).reshape(-1, 1, *spatial)
+    mode = "linear" if k == 1 else "bilinear"
+    out = F.interpolate(batch, size=tuple(int(s) for s in size), mode=mode, align_corners=False)
+    return out.reshape(*lead, *size).numpy()

@@ -43,8 +43,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
+from ._common import resize_linear
 from .gradcam import class_activation_map
 from .hooks import ActivationRecorder, LayerSpec, get_layer
 
@@ -170,10 +170,7 @@ def upsample_1d(maps: Any, length: int) -> np.ndarray:
         raise ValueError(f"maps: expected (T',) or (n, T') with T' > 0, got shape {array.shape}")
     if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
         raise ValueError(f"length must be a positive integer, got {length!r}")
-    t = torch.as_tensor(np.asarray(array, dtype=np.float32))
-    batch = t if t.ndim == 2 else t[None]
-    out = F.interpolate(batch[:, None], size=int(length), mode="linear", align_corners=False)
-    return (out[:, 0] if t.ndim == 2 else out[0, 0]).numpy()
+    return resize_linear(np.asarray(array, dtype=np.float32), (int(length),))
 
 
 def _regions(regions: Any, n: int, length: int) -> np.ndarray:

@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
+from ._common import resize_linear
 from .hooks import LayerSpec, get_layer
 
 
@@ -197,7 +197,4 @@ def upsample_cam(cam: Any, size: tuple[int, int] | Sequence[int]) -> np.ndarray:
     size = tuple(int(s) for s in size)
     if len(size) != 2 or min(size) < 1:
         raise ValueError(f"size: expected (H, W) with positive sides, got {size}")
-    t = torch.as_tensor(np.asarray(array, dtype=np.float32))
-    batch = t if t.ndim == 3 else t[None]
-    out = F.interpolate(batch[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
-    return (out if t.ndim == 3 else out[0]).numpy()
+    return resize_linear(np.asarray(array, dtype=np.float32), size)

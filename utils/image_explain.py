@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .lime_by_hand import lime_weights
-from .pretrained import _LITE_MEAN, _LITE_STD
+from .pretrained import scale_imagenet_pixels
 from .training import predict_proba
 
 #: Names of the built-in conversions of :func:`lime_predict_fn`.
@@ -161,14 +161,15 @@ def grey_batch(images: Any) -> torch.Tensor:
 def imagenet_batch(images: Any) -> torch.Tensor:
     """Turn RGB images ``(n, 224, 224, 3)`` in [0, 1] (or uint8) into model input.
 
-    The same pixel scaling as :func:`utils.pretrained.preprocess_imagenet`,
-    ``(255 x - 127) / 128``, but without resizing or cropping: the images must
-    already be the 224x224 crop (e.g. ``deprocess_imagenet(preprocess_imagenet(photo))[0]``),
-    so that lime's segments stay aligned with what the model sees.
+    The pixel scaling of :func:`utils.pretrained.preprocess_imagenet`
+    (:func:`utils.pretrained.scale_imagenet_pixels`), but without resizing or cropping:
+    the images must already be the 224x224 crop (e.g.
+    ``deprocess_imagenet(preprocess_imagenet(photo))[0]``), so that lime's segments stay
+    aligned with what the model sees.
     """
     x = _as_float_images(images) * 255.0
     tensor = torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2)
-    return (tensor - _LITE_MEAN) / _LITE_STD
+    return scale_imagenet_pixels(tensor)
 
 
 def lime_predict_fn(

@@ -21,6 +21,8 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.transforms import offset_copy
 
+from ._common import resize_linear
+
 #: Diverging colormap of signed attributions: red = for, blue = against, white = 0.
 SIGNED_CMAP = "RdBu_r"
 #: Sequential colormap of magnitudes (absolute attributions, Grad-CAM, attention).
@@ -70,10 +72,7 @@ def _resize(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Bilinear (linear for 1D) resize, pixel centres aligned as in OpenCV/torch."""
     if a.shape == tuple(shape):
         return a
-    from scipy.ndimage import zoom
-
-    factors = [s / t for s, t in zip(shape, a.shape, strict=True)]
-    return zoom(a, factors, order=1, mode="nearest", grid_mode=True)
+    return resize_linear(np.asarray(a, dtype=np.float64), tuple(shape))
 
 
 def _attribution_map(attribution: object, hw: tuple[int, int], kind: str) -> np.ndarray:

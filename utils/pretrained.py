@@ -159,6 +159,14 @@ def _as_uint8_images(image: Any) -> tuple[torch.Tensor, bool]:
     return tensor.permute(0, 3, 1, 2), batched
 
 
+def scale_imagenet_pixels(images: torch.Tensor) -> torch.Tensor:
+    """Scale pixel values in [0, 255] to EfficientNet-Lite's input range, ``(x - 127) / 128``.
+
+    The model was trained with this scaling, not ImageNet's mean and standard deviation.
+    """
+    return (images.float() - _LITE_MEAN) / _LITE_STD
+
+
 def preprocess_imagenet(image: np.ndarray, size: int = IMAGENET_SIZE) -> torch.Tensor:
     """Turn RGB photos into the input of :func:`load_imagenet_cnn`.
 
@@ -193,7 +201,7 @@ def preprocess_imagenet(image: np.ndarray, size: int = IMAGENET_SIZE) -> torch.T
     images = tvf.resize(images, round(size * 256 / 224), interpolation=InterpolationMode.BICUBIC,
                         antialias=True)  # fmt: skip
     images = tvf.center_crop(images, [size, size])
-    return (images.float() - _LITE_MEAN) / _LITE_STD
+    return scale_imagenet_pixels(images)
 
 
 def deprocess_imagenet(x: torch.Tensor) -> np.ndarray:
