@@ -98,7 +98,7 @@ from .pretrained import (
 )
 from .session import seed_everything, set_plot_style, setup_notebook
 from .shapley import check_shapley_values, coalition_values, exact_shapley_values
-from .shortcuts import add_marker, attribution_mass_in_region, marker_region
+from .shortcuts import add_marker, attribution_mass_in_region, marker_region, peak_in_region
 from .text import MeanPoolClassifier, encode_texts, linear_head_from_logistic, mean_pool
 from .training import (
     evaluate,
@@ -184,6 +184,7 @@ __all__ = [
     "plot_importance",
     "plot_signal_attribution",
     "plot_token_attribution",
+    "peak_in_region",
     "pointing_game",
     "predict_proba",
     "preprocess_imagenet",

@@ -4,8 +4,8 @@ A model trained on images where one class always carries a small bright square
 learns the square instead of the object (Lapuschkin et al., 2019, *Unmasking
 Clever Hans predictors and assessing what machines really learn*, Nature
 Communications). :func:`add_marker` plants such a marker, :func:`marker_region`
-says where it is, and :func:`attribution_mass_in_region` measures how much of an
-explanation falls on it.
+says where it is, :func:`attribution_mass_in_region` measures how much of an
+explanation falls on it, and :func:`peak_in_region` whether its maximum does.
 
 Examples
 --------
@@ -225,3 +225,72 @@ def attribution_mass_in_region(attribution: Any, mask: Any) -> float:
         return float("nan")
     inside = (magnitude * np.broadcast_to(mask, attribution.shape)).sum()
     return float(inside / total)
+
+
+def peak_in_region(attribution: Any, mask: Any) -> np.ndarray:
+    """Return, for each map of a batch, whether its maximum lies inside ``mask``.
+
+    The pointing game of Zhang et al. (2018, *Top-down Neural Attention by
+    Excitation Backprop*, IJCV), without tolerance (pass a larger ``mask`` for
+    one), for image-shaped maps; :func:`utils.pointing_game` is the 1D version.
+    It complements :func:`attribution_mass_in_region`: a coarse map (Grad-CAM on
+    a 14x14 layer) can point at a small region while most of its mass lies
+    elsewhere. Magnitudes count, as there: the maximum of ``|a|``, summed over
+    channels. Ties are shared: a map with several equal maxima scores the share
+    of them inside ``mask``, so a constant map scores the region's area fraction
+    (the baseline) and not whatever the first pixel in reading order says.
+
+    Parameters
+    ----------
+    attribution : numpy.ndarray or torch.Tensor
+        A batch of maps ``(n, H, W)`` or ``(n, C, H, W)``; for one map pass
+        ``a[None]``.
+    mask : array-like of bool
+        ``(H, W)`` for all maps or ``(n, H, W)``, one region per map.
+
+    Returns
+    -------
+    numpy.ndarray
+        float ``(n,)`` in [0, 1]: 1.0 for a hit, 0.0 for a miss (fractions only
+        for ties). Its mean is the hit rate.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not fit, the mask is not boolean (or 0/1) or empty, or
+        the attribution contains NaN or infinite values.
+
+    Examples
+    --------
+    >>> region = marker_region((4, 4), size=2)
+    >>> maps = np.zeros((2, 4, 4)); maps[0, 1, 1] = 5.0; maps[1, 3, 3] = -5.0
+    >>> peak_in_region(maps, region).tolist()
+    [1.0, 0.0]
+    """
+    attribution = _to_numpy(attribution, "attribution").astype(np.float64, copy=False)
+    mask = _to_numpy(mask, "mask")
+    if attribution.ndim not in (3, 4):
+        raise ValueError(
+            f"attribution must be a batch (n, H, W) or (n, C, H, W), got shape "
+            f"{attribution.shape}; for one map pass a[None]"
+        )
+    if not np.isfinite(attribution).all():
+        raise ValueError("attribution contains NaN or infinite values")
+    magnitude = np.abs(attribution)
+    if magnitude.ndim == 4:
+        magnitude = magnitude.sum(axis=1)
+    n, height, width = magnitude.shape
+    if mask.dtype != bool:
+        if not np.isin(mask, (0, 1)).all():
+            raise ValueError("mask must be boolean (or 0/1), got other values")
+        mask = mask.astype(bool)
+    if mask.shape not in ((height, width), (n, height, width)):
+        raise ValueError(
+            f"mask of shape {mask.shape} does not fit maps of shape {(n, height, width)}: "
+            f"expected {(height, width)} or {(n, height, width)}"
+        )
+    masks = np.broadcast_to(mask, magnitude.shape)
+    if not masks.any(axis=(1, 2)).all():
+        raise ValueError("mask is empty (no True pixel) for at least one map")
+    peaks = magnitude == magnitude.max(axis=(1, 2), keepdims=True)
+    return (peaks & masks).sum(axis=(1, 2)) / peaks.sum(axis=(1, 2))
