@@ -47,11 +47,14 @@ RECIPES = {
 }  # fmt: skip
 
 
-def _train(name: str, model: torch.nn.Module, X: np.ndarray, y: np.ndarray) -> float:
+def train_recipe(
+    name: str, model: torch.nn.Module, X: np.ndarray, y: np.ndarray, seed: int = SEED
+) -> float:
+    """Train ``model`` in place with the recipe of ``name``; return the training time in s."""
     recipe = dict(RECIPES[name])
     shift = recipe.pop("augment", 0)
     augment = random_shift(shift) if shift else None
-    history = train(model, X, y, seed=SEED, augment=augment, progress=False, **recipe)
+    history = train(model, X, y, seed=seed, augment=augment, progress=False, **recipe)
     print(f"{name}: trained {recipe['epochs']} epochs in {history['time_s']:.1f} s "
           f"(final training accuracy {history['accuracy'][-1]:.4f})")  # fmt: skip
     return history["time_s"]
@@ -68,7 +71,7 @@ def build(name: str) -> dict[str, object]:
     X_train = data.X_train
     if name == "mnist_cnn_shortcut":
         X_train, _ = add_marker(data.X_train, data.y_train, seed=SEED, **SHORTCUT)
-    seconds = _train(name, model, X_train, data.y_train)
+    seconds = train_recipe(name, model, X_train, data.y_train)
     accuracy = evaluate(model, data.X_test, data.y_test)
     print(f"{name}: test accuracy {accuracy:.4f} on {len(data.y_test)} clean test images")
     if name == "mnist_cnn_shortcut":
