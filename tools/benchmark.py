@@ -7,7 +7,9 @@ Usage (from the repository root, in the course environment)::
     python tools/benchmark.py --output FILE.md     # default: benchmark-results.md
 
 Each notebook runs in a fresh kernel inside its own subprocess, so the peak
-resident memory of that subprocess's children is the kernel's peak.
+resident memory of that subprocess's children is the kernel's peak. The script
+writes the table and a summary line computed from it; sections of an existing
+output file from its first ``## `` heading on (notes, the GPU run) are kept.
 """
 
 from __future__ import annotations
@@ -45,6 +47,27 @@ def machine_line() -> str:
             f"{gpu}, Python {platform.python_version()}, torch {torch.__version__}")  # fmt: skip
 
 
+def summary(results: dict[str, dict[str, float]]) -> str:
+    """Return the summary line of a benchmark: total, slowest notebook, memory range."""
+    if not results:
+        return "No notebook ran."
+    slowest = max(results, key=lambda name: results[name]["seconds"])
+    total = sum(r["seconds"] for r in results.values())
+    peaks = [r["peak_mb"] for r in results.values()]
+    return (f"Total: {len(results)} notebooks, {total:.0f} s one after the other; the slowest is "
+            f"`{slowest}` at {results[slowest]['seconds']:.1f} s; peak memory "
+            f"{min(peaks)}–{max(peaks)} MB.")  # fmt: skip
+
+
+def kept_sections(path: Path) -> str:
+    """Return the part of an existing report from its first ``## `` heading on."""
+    if not path.exists():
+        return ""
+    text = path.read_text(encoding="utf-8")
+    start = text.find("\n## ")
+    return text[start + 1 :] if start >= 0 else ""
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
@@ -55,7 +78,7 @@ def main() -> int:
         print(json.dumps(measure_one(args.one)))
         return 0
     notebooks = args.notebooks or [p for p in all_notebooks() if not is_student(p)]
-    rows, failed = [], 0
+    rows, results, failed = [], {}, 0
     for path in notebooks:
         proc = subprocess.run([sys.executable, __file__, "--one", str(path)],
                               capture_output=True, text=True)  # fmt: skip
@@ -65,14 +88,16 @@ def main() -> int:
             rows.append(f"| `{rel}` | failed | - |")
             print(f"FAILED {rel}\n{proc.stderr[-3000:]}", file=sys.stderr)
             continue
-        result = json.loads(proc.stdout.strip().splitlines()[-1])
-        rows.append(f"| `{rel}` | {result['seconds']:.1f} | {result['peak_mb']} |")
+        results[rel] = json.loads(proc.stdout.strip().splitlines()[-1])
+        rows.append(f"| `{rel}` | {results[rel]['seconds']:.1f} | {results[rel]['peak_mb']} |")
         print(rows[-1], flush=True)
     table = "\n".join(["| notebook | wall s | peak MB |", "|---|---:|---:|", *rows])
+    rest = kept_sections(args.output)
     args.output.write_text(
         f"# Notebook benchmark\n\nMeasured {dt.date.today()} on {machine_line()}, "
         f"one notebook at a time, fresh kernel each, by `python tools/benchmark.py`.\n\n"
-        f"{table}\n"
+        f"{table}\n\n{summary(results)}\n" + (f"\n{rest}" if rest else ""),
+        encoding="utf-8",
     )
     print(f"wrote {args.output}")
     return 1 if failed else 0
