@@ -40,6 +40,15 @@ def _to_numpy(values: Any, name: str) -> np.ndarray:
     return values
 
 
+def _bool_mask(mask: np.ndarray) -> np.ndarray:
+    """Return ``mask`` as bool; 0/1 values are accepted, anything else is an error."""
+    if mask.dtype == bool:
+        return mask
+    if not np.isin(mask, (0, 1)).all():
+        raise ValueError("mask must be boolean (or 0/1), got other values")
+    return mask.astype(bool)
+
+
 def marker_region(shape: Sequence[int], size: int = 4, corner: str = "top-left") -> np.ndarray:
     """Return a boolean mask that is True on a ``size x size`` square in one corner.
 
@@ -200,10 +209,7 @@ def attribution_mass_in_region(attribution: Any, mask: Any) -> float:
     mask = _to_numpy(mask, "mask")
     if attribution.ndim < 2:
         raise ValueError(f"attribution must have at least 2 axes (H, W), got {attribution.shape}")
-    if mask.dtype != bool:
-        if not np.isin(mask, (0, 1)).all():
-            raise ValueError("mask must be boolean (or 0/1), got other values")
-        mask = mask.astype(bool)
+    mask = _bool_mask(mask)
     while mask.ndim > attribution.ndim and mask.shape[0] == 1:
         mask = mask[0]
     try:
@@ -280,10 +286,7 @@ def peak_in_region(attribution: Any, mask: Any) -> np.ndarray:
     if magnitude.ndim == 4:
         magnitude = magnitude.sum(axis=1)
     n, height, width = magnitude.shape
-    if mask.dtype != bool:
-        if not np.isin(mask, (0, 1)).all():
-            raise ValueError("mask must be boolean (or 0/1), got other values")
-        mask = mask.astype(bool)
+    mask = _bool_mask(mask)
     if mask.shape not in ((height, width), (n, height, width)):
         raise ValueError(
             f"mask of shape {mask.shape} does not fit maps of shape {(n, height, width)}: "
