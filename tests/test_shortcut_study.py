@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pytest
-import torch
 
 from tools import shortcut_study
 from tools.notebooks import ROOT
 from utils.datasets import load_dataset
 from utils.models import MnistCNN
-from utils.shortcuts import add_marker
 from utils.training import load_weights
 
 README = ROOT / "data" / "weights" / "README.md"
@@ -31,10 +28,7 @@ def readme_table() -> dict[str, list[tuple[float, float]]]:
 
 @pytest.fixture(scope="module")
 def shipped_scores() -> dict[str, dict[str, tuple[float, float]]]:
-    data = load_dataset("mnist")
-    sevens = np.flatnonzero(data.y_test == shortcut_study.TARGET)[: shortcut_study.N_IMAGES]
-    marked, _ = add_marker(data.X_test[sevens], data.y_test[sevens], **shortcut_study.SHORTCUT)
-    x = torch.as_tensor(marked)
+    x = shortcut_study.marked_sevens(load_dataset("mnist"))
     return {
         name: shortcut_study.scores(shortcut_study.explain(load_weights(MnistCNN(), name), x))
         for name in SHIPPED
