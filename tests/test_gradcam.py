@@ -23,12 +23,6 @@ from utils.models import MnistCNN
 
 
 @pytest.fixture(scope="module")
-def model() -> MnistCNN:
-    torch.manual_seed(0)
-    return MnistCNN().eval()
-
-
-@pytest.fixture(scope="module")
 def x() -> torch.Tensor:
     return torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(2))
 

@@ -15,13 +15,6 @@ from utils.hooks import (
     record_activations,
     top_activating,
 )
-from utils.models import MnistCNN
-
-
-@pytest.fixture(scope="module")
-def model() -> MnistCNN:
-    torch.manual_seed(0)
-    return MnistCNN().eval()
 
 
 @pytest.fixture(scope="module")

@@ -18,15 +18,8 @@ from utils.image_explain import (
     segment_rank,
     segment_weights,
 )
-from utils.models import MnistCNN
 from utils.pretrained import deprocess_imagenet, preprocess_imagenet
 from utils.training import predict_proba
-
-
-@pytest.fixture(scope="module")
-def model() -> MnistCNN:
-    torch.manual_seed(0)
-    return MnistCNN().eval()
 
 
 @pytest.fixture(scope="module")
