@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -36,7 +36,7 @@ def test_notebook_is_stripped_and_well_formed(path):
     assert "# " in nb.cells[0].source and "Time" in nb.cells[0].source, (
         "title cell lacks a time estimate"
     )
-    assert nb.cells[1].source == notebooks.setup_source(), "setup cell is not the generated one"
+    assert nb.cells[1].source == notebooks.setup_source(path), "setup cell is not the generated one"
 
 
 def test_student_notebooks_are_in_sync():
@@ -86,6 +86,47 @@ def test_unbalanced_solution_markers_are_rejected():
         notebooks._strip_solutions("x = 1\n# END SOLUTION", "demo")
 
 
+def test_every_task_keeps_a_wrong_answer():
+    """Each solution region is followed by at least one WRONG variant (run by the notebook test)."""
+    missing, tasks, proven, alternatives = [], 0, 0, 0
+    for path in all_notebooks():
+        if not path.stem.endswith("_solution"):
+            continue
+        nb = nbformat.read(path, as_version=4)
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            regions, wrong, alt = notebooks.count_regions(cell.source, f"{path.name} cell {i}")
+            tasks += regions
+            proven += wrong
+            alternatives += alt
+            if wrong < regions:
+                missing.append(f"{path.relative_to(ROOT)} cell {i}")
+    print(f"{tasks} solution regions, {proven} with a WRONG variant, "
+          f"{alternatives} alternative answers")  # fmt: skip
+    assert not missing, "solution regions without a '# BEGIN WRONG' variant:\n" + "\n".join(missing)
+
+
+def test_answer_variants_are_parsed_and_dropped_from_students():
+    source = (
+        "def f(a):\n    # BEGIN SOLUTION: double it\n    return a * 2\n    # END SOLUTION\n"
+        "    # BEGIN WRONG: adds\n    # return a + 2\n    # END WRONG\n"
+        "    # BEGIN ALTERNATIVE: shift\n    # return a << 1\n    # END ALTERNATIVE\nf(1)"
+    )
+    variants = notebooks.variant_sources(source)
+    assert [(k, w) for k, w, _ in variants] == [("WRONG", "adds"), ("ALTERNATIVE", "shift")]
+    assert variants[0][2] == "def f(a):\n    return a + 2\nf(1)"
+    student = notebooks._strip_solutions(source, "demo")
+    assert "a + 2" not in student and "<<" not in student and "WRONG" not in student
+    assert notebooks.count_regions(source) == (1, 1, 1)
+    with pytest.raises(ValueError, match="must follow"):
+        notebooks.variant_sources("x = 1\n# BEGIN WRONG: w\n# x = 2\n# END WRONG")
+    with pytest.raises(ValueError, match="commented"):
+        notebooks.variant_sources(source.replace("    # return a + 2", "    return a + 2"))
+    with pytest.raises(ValueError, match="reason"):
+        notebooks.variant_sources(source.replace("WRONG: adds", "WRONG"))
+
+
 def test_setup_cell_is_valid_python_and_keeps_colab_torch():
     source = notebooks.setup_source()
     compile(source, "setup", "exec")
@@ -94,9 +135,10 @@ def test_setup_cell_is_valid_python_and_keeps_colab_torch():
 
 
 def test_ruff_is_clean():
-    ruff = shutil.which("ruff") or str(ROOT / ".venv" / "bin" / "ruff")
-    proc = subprocess.run([ruff, "check", "utils", "tools", "tests", *notebooks.DAY_FOLDERS],
-                          cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    # through the running interpreter: works when the environment is not activated
+    command = [sys.executable, "-m", "ruff", "check", "utils", "tools", "tests"]
+    proc = subprocess.run([*command, *notebooks.DAY_FOLDERS], cwd=ROOT, capture_output=True,
+                          text=True)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

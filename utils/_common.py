@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
+
+if TYPE_CHECKING:  # torch is imported where it is used: tabular notebooks never load it
+    import torch
+    from torch import nn
 
 
 def model_device(model: nn.Module) -> torch.device:
     """Return the device of a model's parameters, with clear errors for non-models."""
+    from torch import nn
+
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
     try:
@@ -24,7 +27,7 @@ def model_device(model: nn.Module) -> torch.device:
 
 def finite_array(values: Any, name: str) -> np.ndarray:
     """Return ``values`` (array, list or tensor) as a finite float64 NumPy array."""
-    if isinstance(values, torch.Tensor):
+    if hasattr(values, "detach"):  # torch tensor
         values = values.detach().cpu().numpy()
     try:
         array = np.asarray(values, dtype=np.float64)
@@ -44,6 +47,9 @@ def resize_linear(values: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
     and ``pytorch_grad_cam``; edges are clamped. Leading axes are batch axes and the
     dtype is kept (float32 or float64).
     """
+    import torch
+    import torch.nn.functional as F
+
     k = len(size)
     if k not in (1, 2):
         raise ValueError(f"size: expected 1 or 2 target lengths, got {tuple(size)}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -104,9 +105,11 @@ def check_close(
         return _report(name, False, "no answer yet - replace the placeholder with your code.")
     if got.shape != ref.shape:
         return _report(name, False, f"expected an array of shape {ref.shape}, got {got.shape}.")
-    if not np.all(np.isfinite(got)):
-        return _report(name, False, "your result contains NaN or infinite values.")
-    return _report(name, bool(np.allclose(got, ref, rtol=rtol, atol=atol)), hint)
+    # NaN is right only where the reference is NaN too (e.g. a share of an empty map)
+    if not np.array_equal(np.isnan(got), np.isnan(ref)) or np.any(np.isinf(got) & ~np.isinf(ref)):
+        return _report(name, False, "your result contains NaN or infinite values where the "
+                                    "reference has none (or none where it has some).")
+    return _report(name, bool(np.allclose(got, ref, rtol=rtol, atol=atol, equal_nan=True)), hint)
 
 
 def answer_key(option: object) -> str:
@@ -166,6 +169,54 @@ def check_choice(
     if norm(answer) not in normed:
         return _report(name, False, f"choose one of {list(options)}, got {answer!r}.")
     return _report(name, norm(answer) in plain or answer_key(answer) in hashed, hint)
+
+
+def claim(key: str, holds: bool, statement: str, evidence: str = "") -> CheckResult:
+    """Assert a claim that the notebook's text makes about a measured result.
+
+    The prose of a notebook may state a number or a comparison ("Grad-CAM is the least
+    faithful here") only if the code prints it or asserts it with this function. The
+    markdown sentence carries a hidden marker ``<!-- claim: KEY -->`` with the same key,
+    and ``tests/test_prose.py`` checks that the claim was asserted and held. Under
+    ``XAI_STRICT_CHECKS=1`` a claim that no longer holds (after a library update or a
+    retrain) raises, so the tests fail instead of the text silently becoming false.
+
+    Parameters
+    ----------
+    key : str
+        Short identifier, unique in the notebook, e.g. ``"ig-beats-saliency"``
+        (letters, digits, ``-`` and ``_``).
+    holds : bool
+        The measured condition, e.g. ``auc["IG"] < auc["saliency"]``.
+    statement : str
+        The claim in words, as the text states it.
+    evidence : str, optional
+        The measured values behind it, printed with the verdict.
+
+    Returns
+    -------
+    CheckResult
+        Truthy when the claim holds.
+
+    Examples
+    --------
+    >>> claim("demo", 0.9 > 0.5, "the model is better than chance", "accuracy 0.90")
+    ✔ claim demo holds: the model is better than chance (accuracy 0.90)
+    CheckResult('demo', passed=True)
+    """
+    if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", key):
+        raise ValueError(f"claim key must be letters, digits, '-' or '_', got {key!r}")
+    if not isinstance(statement, str) or not statement.strip():
+        raise ValueError("claim needs the statement it asserts, as a non-empty string")
+    detail = f" ({evidence})" if evidence else ""
+    if holds:
+        print(f"✔ claim {key} holds: {statement}{detail}")
+    else:
+        print(f"✘ claim {key} does NOT hold in this run: {statement}{detail}. The text "
+              "around it is out of date (a library update or a retrained model?).")
+        if os.environ.get(STRICT_ENV_VAR) == "1":
+            raise AssertionError(f"claim {key!r} does not hold: {statement}{detail}")
+    return CheckResult(key, bool(holds))
 
 
 def check_true(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # imported in the functions: `import utils` does not load torch
+    import torch
 
 #: Environment variable that forces a device, e.g. ``XAI_DEVICE=cpu``.
 DEVICE_ENV_VAR = "XAI_DEVICE"
@@ -46,6 +48,8 @@ def get_device(prefer: str | None = None, verbose: bool = False) -> torch.device
     >>> get_device("cpu")
     device(type='cpu')
     """
+    import torch
+
     choice = prefer if prefer is not None else os.environ.get(DEVICE_ENV_VAR) or None
     if choice is not None:
         choice = choice.strip().lower()
@@ -72,6 +76,8 @@ def get_device(prefer: str | None = None, verbose: bool = False) -> torch.device
 
 def device_banner(device: torch.device) -> str:
     """Return a one-line description of ``device`` for the notebook header."""
+    import torch
+
     if device.type == "cuda":
         text = f"Using GPU: {torch.cuda.get_device_name(device)} (CUDA)"
     elif device.type == "mps":
@@ -84,5 +90,7 @@ def device_banner(device: torch.device) -> str:
 
 
 def _mps_available() -> bool:
+    import torch
+
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import random
+import sys
+from typing import TYPE_CHECKING
 
 import matplotlib as mpl
 import numpy as np
-import torch
 
 from .device import get_device
+
+if TYPE_CHECKING:  # imported in the functions: tabular notebooks never load torch
+    import torch
 
 #: The course's plot style, applied by :func:`set_plot_style`.
 PLOT_STYLE: dict[str, object] = {
@@ -27,13 +31,16 @@ PLOT_STYLE: dict[str, object] = {
 }
 
 
-def seed_everything(seed: int = 0) -> None:
+def seed_everything(seed: int = 0, torch_too: bool = True) -> None:
     """Seed Python, NumPy and torch (CPU and all GPUs) for repeatable results.
 
     Parameters
     ----------
     seed : int, default 0
         A non-negative integer.
+    torch_too : bool, default True
+        Import and seed torch. With ``False`` torch is seeded only if it is
+        already imported (a tabular notebook then never loads it).
 
     Raises
     ------
@@ -45,7 +52,10 @@ def seed_everything(seed: int = 0) -> None:
     seed = int(seed)
     random.seed(seed)
     np.random.seed(seed)
-    torch.manual_seed(seed)  # also seeds every CUDA device
+    if torch_too or "torch" in sys.modules:
+        import torch
+
+        torch.manual_seed(seed)  # also seeds every CUDA device
     os.environ["PYTHONHASHSEED"] = str(seed)
 
 
@@ -54,7 +64,9 @@ def set_plot_style() -> None:
     mpl.rcParams.update(PLOT_STYLE)
 
 
-def setup_notebook(seed: int = 0, device: str | None = None) -> torch.device:
+def setup_notebook(
+    seed: int = 0, device: str | None = None, deep_learning: bool = True
+) -> torch.device | None:
     """Prepare a notebook: seed everything, set the plot style, report the device.
 
     Parameters
@@ -64,17 +76,27 @@ def setup_notebook(seed: int = 0, device: str | None = None) -> torch.device:
     device : str, optional
         Force ``"cuda"``, ``"mps"`` or ``"cpu"``; by default the environment
         variable ``XAI_DEVICE`` or the best available device.
+    deep_learning : bool, default True
+        ``False`` for notebooks without neural networks (day 1): torch is not
+        imported (about 0.5 GB and seconds saved), no device is chosen.
 
     Returns
     -------
-    torch.device
-        The device the notebook should use.
+    torch.device or None
+        The device the notebook should use; ``None`` when ``deep_learning`` is False.
 
     Examples
     --------
     >>> DEVICE = setup_notebook(seed=0)  # doctest: +SKIP
     Using CPU (2 threads)
     """
-    seed_everything(seed)
+    if not isinstance(deep_learning, bool):
+        raise TypeError(f"deep_learning: expected True or False, got {deep_learning!r}")
+    if not deep_learning and device is not None:
+        raise ValueError("device: a notebook with deep_learning=False uses no device")
+    seed_everything(seed, torch_too=deep_learning)
     set_plot_style()
+    if not deep_learning:
+        print("Tabular notebook: scikit-learn only, no deep-learning framework loaded")
+        return None
     return get_device(device, verbose=True)
