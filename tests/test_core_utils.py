@@ -51,6 +51,33 @@ def test_import_has_no_side_effects():
     assert runs[0].stderr == ""
 
 
+def test_import_utils_loads_no_torch():
+    """Day-1 notebooks import utils and its tabular helpers without paying for torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, utils\n"
+        "from utils import load_dataset, check_close, exact_shapley_values, lime_weights, claim\n"
+        "from utils.plotting import plot_importance\n"
+        "assert utils.setup_notebook(seed=0, deep_learning=False) is None\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "utils.MnistCNN\n"
+        "assert 'torch' in sys.modules\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+def test_public_names_resolve_and_unknown_names_fail():
+    assert sorted(utils.__all__) == sorted(utils._WHERE)
+    for name in utils.__all__:
+        assert getattr(utils, name) is not None
+    assert set(utils.__all__) <= set(dir(utils))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        utils.nope  # noqa: B018
+
+
 # --- seeding ------------------------------------------------------------------------------
 def test_seed_everything_repeats():
     utils.seed_everything(3)
@@ -68,6 +95,12 @@ def test_seed_everything_rejects(bad):
 def test_setup_notebook_returns_device(capsys):
     assert isinstance(utils.setup_notebook(seed=0, device="cpu"), torch.device)
     assert "Using CPU" in capsys.readouterr().out
+    assert utils.setup_notebook(seed=0, deep_learning=False) is None
+    assert "no deep-learning framework" in capsys.readouterr().out
+    with pytest.raises(TypeError, match="deep_learning"):
+        utils.setup_notebook(seed=0, deep_learning="no")
+    with pytest.raises(ValueError, match="uses no device"):
+        utils.setup_notebook(seed=0, device="cpu", deep_learning=False)
 
 
 # --- checks -------------------------------------------------------------------------------
@@ -81,6 +114,31 @@ def test_check_close_right_and_wrong(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "✅ v: correct." in out and "look again" in out and "shape (2,)" in out
     assert "2.0" not in out.split("look again")[0].split("❌")[1], "must not reveal the answer"
+
+
+def test_check_close_nan_only_where_the_reference_has_nan(monkeypatch):
+    monkeypatch.delenv("XAI_STRICT_CHECKS", raising=False)
+    assert utils.check_close([np.nan, 1.0], [np.nan, 1.0], name="share")
+    assert not utils.check_close([0.0, 1.0], [np.nan, 1.0], name="share")
+    assert not utils.check_close([np.nan, 1.0], [0.5, 1.0], name="share")
+    assert not utils.check_close([np.inf], [1.0], name="share")
+    assert utils.check_close([np.inf], [np.inf], name="share")
+
+
+def test_claim_prints_and_raises_in_strict_mode(capsys, monkeypatch):
+    monkeypatch.delenv("XAI_STRICT_CHECKS", raising=False)
+    assert utils.claim("ig-wins", True, "IG beats saliency", "0.2 < 0.4")
+    assert not utils.claim("ig-wins", False, "IG beats saliency", "0.5 > 0.4")
+    out = capsys.readouterr().out
+    assert "✔ claim ig-wins holds: IG beats saliency (0.2 < 0.4)" in out
+    assert "does NOT hold" in out and "0.5 > 0.4" in out
+    monkeypatch.setenv("XAI_STRICT_CHECKS", "1")
+    with pytest.raises(AssertionError, match="claim 'ig-wins' does not hold"):
+        utils.claim("ig-wins", False, "IG beats saliency")
+    with pytest.raises(ValueError, match="claim key"):
+        utils.claim("two words", True, "x")
+    with pytest.raises(ValueError, match="statement"):
+        utils.claim("k", True, "  ")
 
 
 def test_check_close_strict_raises(monkeypatch):
