@@ -190,6 +190,33 @@ def test_data_path_verifies(tmp_path, monkeypatch):
     data_files._registry.cache_clear()
 
 
+def test_crlf_copy_is_named_as_such(tmp_path, monkeypatch):
+    """A data file checked out with CRLF line endings gets a message that says so."""
+    (tmp_path / "a.csv").write_bytes(b"x\n1\n")
+    digest = data_files.sha256sum(tmp_path / "a.csv")
+    (tmp_path / "checksums.sha256").write_text(f"{digest}  a.csv\n")
+    (tmp_path / "a.csv").write_bytes(b"x\r\n1\r\n")
+    monkeypatch.setenv("XAI_DATA_DIR", str(tmp_path))
+    data_files._registry.cache_clear()
+    with pytest.raises(ValueError, match="line endings were converted to CRLF"):
+        utils.data_path("a.csv")
+    data_files._registry.cache_clear()
+
+
+def test_data_files_keep_their_bytes_on_every_platform():
+    """.gitattributes turns off end-of-line conversion for every checksummed file."""
+    import subprocess
+
+    names = [line.split()[1] for line in (data_files.data_dir() / "checksums.sha256")
+             .read_text().splitlines() if line.strip()]  # fmt: skip
+    root = data_files.data_dir().parent
+    out = subprocess.run(["git", "check-attr", "text", "--", *[f"data/{n}" for n in names]],
+                         cwd=root, capture_output=True, text=True)  # fmt: skip
+    if out.returncode != 0:
+        pytest.skip("not a git checkout")
+    assert out.stdout.count(": text: unset") == len(names), out.stdout
+
+
 def test_missing_checksum_list(tmp_path, monkeypatch):
     monkeypatch.setenv("XAI_DATA_DIR", str(tmp_path))
     data_files._registry.cache_clear()

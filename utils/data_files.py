@@ -26,6 +26,11 @@ def sha256sum(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def _lf_digest(path: Path) -> str:
+    """SHA-256 of a file with CRLF line endings turned back into LF."""
+    return hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
+
+
 @cache
 def _registry(folder: Path) -> dict[str, str]:
     listing = folder / "checksums.sha256"
@@ -76,6 +81,13 @@ def data_path(name: str) -> Path:
             "or regenerate it with the command listed in data/README.md."
         )
     actual = sha256sum(path)
+    if actual != registry[name] and _lf_digest(path) == registry[name]:
+        raise ValueError(
+            f"Checksum mismatch for {path}: its line endings were converted to CRLF (Git "
+            "for Windows with core.autocrlf does this to files without .gitattributes). "
+            "Restore the original bytes: `git rm --cached -r data && git checkout -- data` "
+            "in a checkout that has the course's .gitattributes, or re-clone the course."
+        )
     if actual != registry[name]:
         raise ValueError(
             f"Checksum mismatch for {path}: expected sha256 {registry[name][:12]}..., "
