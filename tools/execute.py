@@ -121,7 +121,11 @@ def execute_notebook(
         kind = VariantClient if variants else NotebookClient
         client = kind(nb, timeout=timeout, kernel_name="python3",
                       resources={"metadata": {"path": str(path.parent)}})  # fmt: skip
-        client.execute()
+        try:
+            client.execute()
+        except CellExecutionError as err:
+            err.notebook = nb  # what ran so far, outputs included (kept by batch runs)
+            raise
         if variants:
             nb.metadata["variant_outcomes"] = [o.__dict__ for o in client.outcomes]
         return nb, time.perf_counter() - start
