@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -101,6 +103,33 @@ def test_setup_notebook_returns_device(capsys):
         utils.setup_notebook(seed=0, deep_learning="no")
     with pytest.raises(ValueError, match="uses no device"):
         utils.setup_notebook(seed=0, device="cpu", deep_learning=False)
+
+
+def test_threads_follow_the_slurm_allocation():
+    import subprocess
+    import sys
+
+    code = "import utils, torch; utils.setup_notebook(0); print(torch.get_num_threads())"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env | {"SLURM_CPUS_PER_TASK": "1", "XAI_DEVICE": "cpu"})  # fmt: skip
+    assert run.stdout.strip().splitlines()[-1] == "1", run.stdout + run.stderr
+
+
+def test_setup_cell_names_the_kernel_when_the_course_is_missing(tmp_path):
+    """A JupyterHub's default kernel gets a message about the course kernel, not a bare error."""
+    import subprocess
+    import sys
+
+    from tools.notebooks import setup_source
+
+    script = tmp_path / "cell.py"
+    script.write_text("import sys\nsys.meta_path = [f for f in sys.meta_path if 'editable' not "
+                      "in getattr(f, '__module__', '') + getattr(f, '__name__', '')]\n"
+                      + setup_source())  # fmt: skip
+    run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                         text=True)  # fmt: skip
+    assert run.returncode != 0 and "Change Kernel > 'XAI course'" in run.stderr, run.stderr
 
 
 # --- checks -------------------------------------------------------------------------------

@@ -125,7 +125,14 @@ if "google.colab" in sys.modules:
         sys.path.insert(0, COURSE_DIR)
         os.environ["PYTHONPATH"] = os.pathsep.join([COURSE_DIR, os.environ.get("PYTHONPATH", "")])
 
-from utils import setup_notebook
+try:
+    from utils import setup_notebook
+except ModuleNotFoundError as err:  # e.g. a JupyterHub's default kernel
+    if err.name != "utils":
+        raise
+    raise ModuleNotFoundError("This kernel does not have the course installed: choose the "
+                              "course's kernel (Kernel > Change Kernel > 'XAI course'); see "
+                              "the README, section 'HPC', to register it once.") from None
 
 {call}'''
 

@@ -99,4 +99,18 @@ def setup_notebook(
     if not deep_learning:
         print("Tabular notebook: scikit-learn only, no deep-learning framework loaded")
         return None
+    _threads_from_slurm()
     return get_device(device, verbose=True)
+
+
+def _threads_from_slurm() -> None:
+    """Use exactly the cores a SLURM job was given, unless OMP_NUM_THREADS says otherwise.
+
+    Without this, torch starts one thread per core of the whole node and a job that was
+    given a few cores oversubscribes them.
+    """
+    cpus = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    if cpus.isdigit() and int(cpus) > 0 and "OMP_NUM_THREADS" not in os.environ:
+        import torch
+
+        torch.set_num_threads(int(cpus))
