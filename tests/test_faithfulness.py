@@ -15,6 +15,7 @@ from utils.faithfulness import (
     deletion_curve,
     deletion_curves,
     patch_scores,
+    tie_break_orders,
 )
 
 
@@ -125,6 +126,8 @@ def test_model_mode_is_restored():
         ({"baseline": np.zeros((1, 2, 2))}, "baseline: expected a number or an image"),
         ({"image": np.zeros((4, 4))}, r"expected one image \(C, H, W\)"),
         ({"attribution": np.full((4, 4), np.nan)}, "NaN or infinite"),
+        ({"tie_breaks": 0}, "tie_breaks must be a positive integer"),
+        ({"seed": -1}, "seed must be a non-negative integer"),
     ],
 )
 def test_errors(kwargs, message):
@@ -187,3 +190,71 @@ def test_batched_errors():
         deletion_curves(model, image, np.zeros((1, 4, 4)))
     with pytest.raises(ValueError, match="target must be a class index"):
         deletion_curve(model, image, np.zeros((4, 4)), target=1.5)
+
+
+def _curve_of_order(model, image, order, target=1):
+    """Brute force: the deletion curve of one explicit order (distinct scores, no ties)."""
+    scores = np.empty(len(order))
+    scores[list(order)] = np.arange(len(order))[::-1]  # order[0] deleted first
+    side = int(np.sqrt(len(order)))
+    return deletion_curve(model, image, scores.reshape(side, side), target=target)[1]
+
+
+def test_tie_break_orders():
+    np.testing.assert_array_equal(tie_break_orders([0.5, 2.0, 1.0, -1.0]), [[1, 2, 0, 3]])
+    np.testing.assert_array_equal(tie_break_orders([3.0, 1.0, 1.0]), [[0, 1, 2], [0, 2, 1]])
+    every = tie_break_orders(np.zeros(4), tie_breaks=24)  # 4! orders: all of them
+    assert len({tuple(o) for o in every}) == 24
+    sampled = tie_break_orders(np.r_[5.0, np.zeros(7)], tie_breaks=6, seed=1)  # 7! > 6
+    assert sampled.shape == (6, 8) and np.all(sampled[:, 0] == 0)
+    assert all(sorted(o) == list(range(8)) for o in sampled.tolist())
+    np.testing.assert_array_equal(sampled, tie_break_orders(np.r_[5.0, np.zeros(7)], 6, seed=1))
+    with pytest.raises(ValueError, match="tie_breaks must be a positive integer"):
+        tie_break_orders([1.0, 1.0], tie_breaks=0)
+    with pytest.raises(ValueError, match="scores: expected at least one"):
+        tie_break_orders([])
+
+
+def test_no_ties_give_the_plain_ranking():
+    model, image, contribution = _setup()
+    order = np.argsort(-contribution.ravel())
+    np.testing.assert_allclose(deletion_curve(model, image, contribution, target=1)[1],
+                               _curve_of_order(model, image, order), rtol=1e-12)  # fmt: skip
+
+
+def test_all_tied_scores_give_the_random_order_curve():
+    """A constant map is no ranking: its curve is the mean curve over all orders."""
+    model, image, _ = _setup(size=2, seed=3)
+    brute = np.mean([_curve_of_order(model, image, perm)
+                     for perm in itertools.permutations(range(4))], axis=0)  # fmt: skip
+    exact = deletion_curve(model, image, np.zeros((2, 2)), target=1, tie_breaks=24)[1]
+    np.testing.assert_allclose(exact, brute, rtol=1e-10)
+    sampled = deletion_curve(model, image, np.zeros((2, 2)), target=1, tie_breaks=2000)[1]
+    np.testing.assert_allclose(sampled, brute, atol=0.01)  # a seeded sample of 2000 orders
+    # the row-major order a stable sort would use is one of the 24, not their mean
+    row_major = _curve_of_order(model, image, [0, 1, 2, 3])
+    assert np.abs(row_major - brute).max() > 0.05
+
+
+def test_partial_ties_average_the_orders_of_the_tie():
+    model, image, _ = _setup(size=2, seed=3)
+    scores = np.array([[3.0, 1.0], [1.0, 0.0]])  # patches 1 and 2 tie
+    expected = np.mean([_curve_of_order(model, image, [0, 1, 2, 3]),
+                        _curve_of_order(model, image, [0, 2, 1, 3])], axis=0)  # fmt: skip
+    np.testing.assert_allclose(deletion_curve(model, image, scores, target=1)[1], expected,
+                               rtol=1e-10)  # fmt: skip
+
+
+def test_tied_maps_are_seeded_and_independent_of_the_batch():
+    model, _, _ = _setup()
+    images = torch.rand(3, 1, 4, 4, generator=torch.Generator().manual_seed(5))
+    maps = np.zeros((3, 4, 4))
+    maps[1, 0, 0] = 1.0  # one best pixel, 15 tied zeros
+    _, batched = deletion_curves(model, images, maps, targets=1, tie_breaks=7, seed=2)
+    for i in range(3):
+        single = deletion_curve(model, images[i], maps[i], target=1, tie_breaks=7, seed=2)[1]
+        np.testing.assert_allclose(batched[i], single, rtol=1e-12)
+    again = deletion_curves(model, images, maps, targets=1, tie_breaks=7, seed=2)[1]
+    np.testing.assert_array_equal(batched, again)
+    other = deletion_curves(model, images, maps, targets=1, tie_breaks=7, seed=3)[1]
+    assert not np.allclose(batched, other)

@@ -15,6 +15,9 @@ the curve (AUC) is small:
 
 with :math:`x^{(k)}` the input after deleting the first regions up to step :math:`k` and
 :math:`\phi_k` the fraction of regions deleted. Compare with the AUC of a random order.
+Regions with tied scores are deleted in every order of the tie (or a seeded sample of
+them) and the curves averaged, so a map is never rewarded or punished for the order in
+which the code happens to list its tied regions.
 
 ===========================  =============================================================
 function                     what it does
@@ -23,6 +26,7 @@ function                     what it does
 :func:`deletion_curve`       fractions deleted and class probabilities after each step
 :func:`deletion_curves`      the same for a batch of images (one map each), evaluated together
 :func:`deletion_auc`         the area under that curve (lower = more faithful)
+:func:`tie_break_orders`     the deletion orders of a map whose patches tie (averaged over)
 ===========================  =============================================================
 
 Examples
@@ -34,6 +38,8 @@ Examples
 
 from __future__ import annotations
 
+import itertools
+import math
 from typing import Any
 
 import numpy as np
@@ -97,8 +103,8 @@ def _image(image: Any) -> torch.Tensor:
     return x
 
 
-def _patch_order(attribution: Any, image_hw: tuple[int, int], patch_size: int) -> np.ndarray:
-    """Return the patch indices (row-major in the patch grid), most important first."""
+def _patch_scores(attribution: Any, image_hw: tuple[int, int], patch_size: int) -> np.ndarray:
+    """Return one score per patch, flattened row-major over the patch grid."""
     H, W = image_hw
     if H % patch_size or W % patch_size:
         raise ValueError(
@@ -118,21 +124,92 @@ def _patch_order(attribution: Any, image_hw: tuple[int, int], patch_size: int) -
             f"attribution: expected a pixel map {(H, W)} or one score per patch {grid} "
             f"(patch_size={patch_size}), got shape {a.shape}"
         )
-    return np.argsort(-scores.ravel(), kind="stable")  # ties: earlier patch first
+    return scores.ravel()
+
+
+def _non_negative_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def tie_break_orders(scores: Any, tie_breaks: int = 10, seed: int = 0) -> np.ndarray:
+    """Deletion orders of a map's patches, most important first, with ties broken at random.
+
+    A map that gives several patches exactly the same score (e.g. the zeros Grad-CAM's ReLU
+    leaves, or an all-zero map) does not say which of them comes first. A stable sort
+    would delete tied patches in row-major order, which is an arbitrary choice of the code
+    and can make a map look better or worse than it is. Instead, the orders of the tied
+    patches are averaged over: if the number of distinct orders (the product of the
+    factorials of the tie groups' sizes) is at most ``tie_breaks``, all of them are
+    returned (the average is then exact); otherwise ``tie_breaks`` random orders are drawn
+    with ``numpy.random.default_rng(seed)``. The random keys depend only on ``seed`` and
+    the number of patches, so a map gets the same orders whatever other maps are scored.
+
+    Parameters
+    ----------
+    scores : array_like
+        One score per patch (any shape; flattened row-major), higher = more important.
+    tie_breaks : int, default 10
+        How many orders to return at most when there are ties.
+    seed : int, default 0
+        Seed of the random tie-breaks.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 ``(m, n_patches)``: ``m = 1`` without ties, else ``m <= tie_breaks``; each row
+        is a permutation of the patch indices sorted by decreasing score.
+
+    Examples
+    --------
+    >>> tie_break_orders([3.0, 1.0, 2.0])
+    array([[0, 2, 1]])
+    >>> tie_break_orders([3.0, 1.0, 1.0])
+    array([[0, 1, 2],
+           [0, 2, 1]])
+    """
+    s = finite_array(scores, "scores").ravel()
+    m = _positive_int(tie_breaks, "tie_breaks")
+    seed = _non_negative_int(seed, "seed")
+    _, group, sizes = np.unique(-s, return_inverse=True, return_counts=True)  # best group first
+    n_orders = 1
+    for size in sizes:
+        n_orders *= math.factorial(int(size))
+        if n_orders > m:
+            break
+    if n_orders <= m:  # all of them: the mean over the orders is the exact expectation
+        members = [np.flatnonzero(group.ravel() == g) for g in range(len(sizes))]
+        return np.array([np.concatenate(choice) for choice in
+                         itertools.product(*(itertools.permutations(ms) for ms in members))])
+    rng = np.random.default_rng(seed)
+    return np.stack([np.lexsort((rng.random(s.size), -s)) for _ in range(m)])
 
 
 def _deleted_images(
-    x: torch.Tensor, base: torch.Tensor, order: np.ndarray, counts: np.ndarray, p: int
-) -> torch.Tensor:
-    """Return ``(len(counts), C, H, W)``: ``x`` with the first ``counts[k]`` patches deleted."""
+    x: torch.Tensor, base: torch.Tensor, orders: np.ndarray, counts: np.ndarray, p: int
+) -> tuple[torch.Tensor, np.ndarray]:
+    """Delete the first ``counts[k]`` patches of each order from ``x``.
+
+    Returns the distinct deleted images ``(m, C, H, W)`` (orders that differ only in tied
+    patches share their first steps) and ``(len(orders), len(counts))`` indices into them.
+    """
     _, H, W = x.shape
-    grid_w = W // p
-    masks = torch.zeros(len(counts), 1, H, W)
-    for k, count in enumerate(counts):
-        for index in order[:count]:
-            row, col = divmod(int(index), grid_w)
-            masks[k, 0, row * p : (row + 1) * p, col * p : (col + 1) * p] = 1.0
-    return x[None] * (1 - masks) + base[None] * masks
+    grid = (H // p, W // p)
+    position: dict[bytes, int] = {}
+    masks = []
+    index = np.empty((len(orders), len(counts)), dtype=np.int64)
+    for o, order in enumerate(orders):
+        deleted = np.zeros(grid[0] * grid[1], dtype=bool)
+        for k, count in enumerate(counts):
+            deleted[order[:count]] = True
+            key = deleted.tobytes()
+            if key not in position:
+                position[key] = len(masks)
+                masks.append(deleted.reshape(grid).repeat(p, axis=0).repeat(p, axis=1))
+            index[o, k] = position[key]
+    mask = torch.as_tensor(np.stack(masks), dtype=x.dtype)[:, None]
+    return x[None] * (1 - mask) + base[None] * mask, index
 
 
 def deletion_curves(
@@ -144,6 +221,8 @@ def deletion_curves(
     steps: int | None = None,
     baseline: float | Any = 0.0,
     batch_size: int = 256,
+    tie_breaks: int = 10,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Deletion curves of a batch of images, one map per image (see :func:`deletion_curve`).
 
@@ -158,9 +237,9 @@ def deletion_curves(
         ``(n, C, H, W)``.
     attributions : numpy.ndarray or torch.Tensor
         ``(n, H, W)`` pixel maps or ``(n, H / patch_size, W / patch_size)`` patch scores.
-    patch_size, steps, baseline :
+    patch_size, steps, baseline, tie_breaks, seed :
         As in :func:`deletion_curve`; a baseline image has shape ``(C, H, W)`` (the same for
-        all inputs).
+        all inputs). A map's curve does not depend on the other maps of the batch.
     targets : int or sequence of int, optional
         One class for all images or one per image; default: each image's predicted class.
     batch_size : int, default 256
@@ -191,8 +270,10 @@ def deletion_curves(
             f"got shape {maps.shape}"
         )
     n, C, H, W = xs.shape
-    orders = [_patch_order(m, (H, W), p) for m in maps]
-    n_patches = len(orders[0])
+    tie_breaks = _positive_int(tie_breaks, "tie_breaks")
+    seed = _non_negative_int(seed, "seed")
+    orders = [tie_break_orders(_patch_scores(m, (H, W), p), tie_breaks, seed) for m in maps]
+    n_patches = orders[0].shape[1]
     n_steps = n_patches if steps is None else _positive_int(steps, "steps")
     if n_steps > n_patches:
         raise ValueError(
@@ -209,8 +290,13 @@ def deletion_curves(
                 f"got shape {tuple(base.shape)}"
             )
     counts = np.rint(np.arange(n_steps + 1) * n_patches / n_steps).astype(int)
-    batch = torch.cat([_deleted_images(x, base, o, counts, p)
-                       for x, o in zip(xs, orders, strict=True)])  # fmt: skip
+    parts, indices, offset = [], [], 0
+    for x, o in zip(xs, orders, strict=True):
+        deleted, index = _deleted_images(x, base, o, counts, p)
+        parts.append(deleted)
+        indices.append(index + offset)  # (orders of this map, steps + 1) rows of the batch
+        offset += len(deleted)
+    batch = torch.cat(parts)
 
     was_training = model.training
     model.eval()
@@ -225,9 +311,9 @@ def deletion_curves(
             f"model output: expected logits (n, n_classes), got shape {tuple(logits.shape)}"
         )
     n_classes = logits.shape[1]
-    probs = torch.softmax(logits.double(), dim=1).reshape(n, n_steps + 1, n_classes)
+    probs = torch.softmax(logits.double(), dim=1).numpy()  # (distinct images, n_classes)
     if targets is None:
-        chosen = probs[:, 0].argmax(1).numpy()
+        chosen = np.array([probs[index[0, 0]].argmax() for index in indices])
     else:
         chosen = np.atleast_1d(np.asarray(targets))
         if chosen.dtype.kind not in "iu" or chosen.ndim != 1 or len(chosen) not in (1, n):
@@ -238,9 +324,9 @@ def deletion_curves(
                 f"target must be a class index in [0, {n_classes - 1}], got {targets!r}"
             )
         chosen = np.broadcast_to(chosen, (n,))
-    index = torch.as_tensor(chosen.astype(np.int64))[:, None, None].expand(n, n_steps + 1, 1)
-    return counts / n_patches, probs.gather(2, index)[..., 0].numpy()
-
+    # the curve of a map: the mean over its tie-break orders
+    curves = np.stack([probs[index, c].mean(0) for index, c in zip(indices, chosen, strict=True)])
+    return counts / n_patches, curves
 
 def deletion_curve(
     model: nn.Module,
@@ -251,14 +337,21 @@ def deletion_curve(
     steps: int | None = None,
     baseline: float | Any = 0.0,
     batch_size: int = 64,
+    tie_breaks: int = 10,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Delete patches in the order of an attribution map and record the class probability.
 
     Patches are ranked by their score (the mean of the map over the patch, or the map's
-    own value if it has one value per patch), highest first; ties keep the row-major
-    order. Step ``k`` replaces the first ``round(k * n_patches / steps)`` patches of that
-    order by ``baseline`` (all channels). Every step is evaluated with
-    ``softmax(model(x))[target]`` in eval mode, without gradients, on the model's device.
+    own value if it has one value per patch), highest first. Step ``k`` replaces the
+    first ``round(k * n_patches / steps)`` patches of that order by ``baseline`` (all
+    channels). Patches with exactly the same score (e.g. the zeros of a map after a ReLU;
+    all patches of an all-zero map) have no order: the curve is the mean over the orders
+    of the tied patches (:func:`tie_break_orders`), exact when there are at most
+    ``tie_breaks`` of them, else a seeded random sample. A map without ties gives the
+    curve of its plain ranking; a constant map gives the expected curve of a random order.
+    Every step is evaluated with ``softmax(model(x))[target]`` in eval mode, without
+    gradients, on the model's device.
     For many images at once use :func:`deletion_curves`.
 
     Parameters
@@ -284,13 +377,19 @@ def deletion_curve(
         (e.g. a blurred copy of the image).
     batch_size : int, default 64
         How many perturbed images are evaluated at once.
+    tie_breaks : int, default 10
+        At most this many orders of tied patches are averaged (see above).
+    seed : int, default 0
+        Seed of the random tie-breaks (used only when there are more orders than
+        ``tie_breaks``).
 
     Returns
     -------
     fractions : numpy.ndarray
         float64 ``(steps + 1,)``, the fraction of patches deleted, from 0 to 1.
     probabilities : numpy.ndarray
-        float64 ``(steps + 1,)``, the probability of ``target`` after each step;
+        float64 ``(steps + 1,)``, the probability of ``target`` after each step (the mean
+        over the tie-break orders);
         ``probabilities[0]`` is the intact image's, ``probabilities[-1]`` the baseline's.
 
     Raises
@@ -298,7 +397,8 @@ def deletion_curve(
     ValueError
         For a map whose shape fits neither the image nor its patch grid, a patch size
         that does not divide the image, ``steps`` out of range, a ``target`` out of range,
-        a baseline of the wrong shape, or a model that does not return ``(n, n_classes)``.
+        a baseline of the wrong shape, ``tie_breaks`` < 1, a negative ``seed``, or a model
+        that does not return ``(n, n_classes)``.
 
     Examples
     --------
@@ -321,7 +421,7 @@ def deletion_curve(
         raise ValueError(f"target must be a class index (int), got {target!r}")
     fractions, probabilities = deletion_curves(
         model, x[None], a[None], patch_size=patch_size, targets=target, steps=steps,
-        baseline=baseline, batch_size=batch_size,
+        baseline=baseline, batch_size=batch_size, tie_breaks=tie_breaks, seed=seed,
     )
     return fractions, probabilities[0]
 
@@ -362,6 +462,8 @@ def deletion_auc(
     target: int | None = None,
     steps: int | None = None,
     baseline: float | Any = 0.0,
+    tie_breaks: int = 10,
+    seed: int = 0,
 ) -> float:
     """Area under the :func:`deletion_curve` (trapezoidal rule); lower = more faithful.
 
@@ -379,6 +481,6 @@ def deletion_auc(
     """
     fractions, probabilities = deletion_curve(
         model, image, attribution, patch_size=patch_size, target=target, steps=steps,
-        baseline=baseline,
+        baseline=baseline, tie_breaks=tie_breaks, seed=seed,
     )
     return area_under_curve(fractions, probabilities)
