@@ -48,6 +48,9 @@ _WHERE: dict[str, str] = {
     "load_mitbih_snippet": "datasets",
     "load_photo": "datasets",
     "device_banner": "device",
+    "gather_shards": "distributed",
+    "init_distributed": "distributed",
+    "shard_indices": "distributed",
     "get_device": "device",
     "in_colab": "device",
     "EcgData": "ecg",
@@ -178,6 +181,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names without importing t
         load_photo,
     )
     from .device import device_banner, get_device, in_colab  # noqa: F401
+    from .distributed import gather_shards, init_distributed, shard_indices  # noqa: F401
     from .ecg import EcgData, make_ecg_dataset  # noqa: F401
     from .fairness import disparate_impact_ratio, selection_rates  # noqa: F401
     from .faithfulness import (  # noqa: F401
