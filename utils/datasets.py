@@ -108,8 +108,22 @@ def _sklearn(name: str, test_size: float, seed: int) -> Dataset:
                                     stratify=not regression)  # fmt: skip
     classes = [] if regression else [str(c) for c in bunch.target_names]
     return Dataset(name, X_tr, X_te, y_tr, y_te, list(bunch.data.columns), classes,
-                   bunch.DESCR.split("\n\n")[0] + " (scikit-learn, BSD-3-Clause)",
+                   _SKLEARN_DESCRIPTIONS[name] + " (via scikit-learn, BSD-3-Clause)",
                    frame=bunch.frame)  # fmt: skip
+
+
+_SKLEARN_DESCRIPTIONS = {
+    "breast_cancer": "Breast Cancer Wisconsin, diagnostic (Wolberg, Street & Mangasarian 1995, "
+                     "UCI): 569 tumours, 30 features of cell nuclei in digitised images of "
+                     "fine-needle aspirates; target: malignant or benign.",
+    "wine": "Wine recognition (Forina et al., UCI): 178 wines grown in one region of Italy "
+            "from three cultivars, 13 chemical measurements; target: the cultivar (3 classes).",
+    "diabetes": "Diabetes (Efron, Hastie, Johnstone & Tibshirani 2004, Least Angle Regression): "
+                "442 patients, 10 baseline variables (age, sex, body-mass index, blood pressure, "
+                "six blood-serum measurements s1-s6), each mean-centred and scaled so that its "
+                "sum of squares is 1; target: a quantitative measure of disease progression one "
+                "year after baseline (25 to 346).",
+}  # fmt: skip
 
 
 def _tabular_csv(name: str, test_size: float, seed: int) -> Dataset:
