@@ -24,16 +24,23 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._common import one_of
+
 HEAD_FUSIONS = ("mean", "max", "min")
 
 
 def _tensor(x: object, name: str) -> torch.Tensor:
-    """Convert a NumPy array / tensor to a floating tensor, or raise a clear TypeError."""
+    """Convert a NumPy array / tensor to a non-empty, finite floating tensor, or raise."""
     if isinstance(x, np.ndarray):
         x = torch.from_numpy(x)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name}: expected a torch.Tensor or NumPy array, got {type(x).__name__}")
-    return x if x.is_floating_point() else x.float()
+    if x.numel() == 0:
+        raise ValueError(f"{name}: expected a non-empty tensor, got shape {tuple(x.shape)}")
+    x = x if x.is_floating_point() else x.float()
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return x
 
 
 def scaled_dot_product_attention(
@@ -65,6 +72,14 @@ def scaled_dot_product_attention(
     weights : torch.Tensor
         ``(..., n_queries, n_keys)``, the attention weights; each row sums to 1.
 
+    Raises
+    ------
+    TypeError
+        If an input is not a tensor or array, or the mask is not boolean.
+    ValueError
+        For empty inputs, NaN or infinite values, shapes that do not fit, or a mask that
+        hides every key from a query.
+
     Examples
     --------
     >>> q = k = v = torch.eye(2)[None]
@@ -73,6 +88,8 @@ def scaled_dot_product_attention(
     tensor([[1., 1.]])
     """
     q, k, v = _tensor(q, "q"), _tensor(k, "k"), _tensor(v, "v")
+    dtype = torch.promote_types(torch.promote_types(q.dtype, k.dtype), v.dtype)
+    q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
     if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
         raise ValueError(
             "q, k, v must be at least 2-D (tokens, features); got shapes "
@@ -162,6 +179,14 @@ def multi_head_attention(
     weights : torch.Tensor
         Per-head attention weights ``(batch, heads, tokens, tokens)``; their mean over
         heads equals ``mha(x, x, x, average_attn_weights=True)[1]``.
+
+    Raises
+    ------
+    TypeError
+        If ``mha`` is not a :class:`torch.nn.MultiheadAttention` or ``x`` not a tensor.
+    ValueError
+        For an unsupported ``mha``, an empty ``x``, NaN or infinite values, or shapes
+        that do not fit.
     """
     if not isinstance(mha, nn.MultiheadAttention):
         raise TypeError(f"mha must be a torch.nn.MultiheadAttention, got {type(mha).__name__}")
@@ -170,7 +195,7 @@ def multi_head_attention(
             "only MultiheadAttention with kdim = vdim = embed_dim, no bias_k/bias_v and "
             "add_zero_attn=False is supported"
         )
-    x = _tensor(x, "x")
+    x = _tensor(x, "x").to(mha.in_proj_weight.dtype)
     if x.ndim != 3 or x.shape[-1] != mha.embed_dim:
         raise ValueError(
             f"expected x of shape (batch, tokens, {mha.embed_dim}), got {tuple(x.shape)}"
@@ -292,6 +317,14 @@ def attention_rollout(
         rows sum to 1; a NumPy array if the input was NumPy, otherwise a float32 tensor
         on the input's device.
 
+    Raises
+    ------
+    TypeError
+        If the attention weights are not tensors or arrays.
+    ValueError
+        For no layers, empty, non-finite or non-square attention, layers of different
+        shapes, an unknown ``head_fusion`` or rows that sum to zero.
+
     Examples
     --------
     >>> eye = torch.eye(3).expand(2, 4, 3, 3)  # 2 layers, 4 heads, 3 tokens
@@ -300,8 +333,7 @@ def attention_rollout(
             [0., 1., 0.],
             [0., 0., 1.]])
     """
-    if head_fusion not in HEAD_FUSIONS:
-        raise ValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {head_fusion!r}")
+    one_of(head_fusion, "head_fusion", HEAD_FUSIONS)
     stacked, is_numpy = _stack_layers(attentions)
     device = stacked.device
     batched = stacked.ndim == 5

@@ -32,7 +32,7 @@ import torch
 from scipy.stats import rankdata
 from torch import nn
 
-from ._common import finite_array, model_device
+from ._common import describe, finite_array, integer, model_device
 
 
 def _as_tensor(values: Any, name: str) -> torch.Tensor:
@@ -277,18 +277,23 @@ def randomize_layers(model: nn.Module, layers: str | Sequence[str], seed: int = 
 
     Raises
     ------
+    TypeError
+        If ``model`` is not a module, ``layers`` not names or ``seed`` not an integer.
     ValueError
         If a name does not exist (the message lists the layers that can be
-        reset) or a layer has no ``reset_parameters``.
+        reset), a layer has no ``reset_parameters`` or ``seed`` is negative.
 
     Examples
     --------
     >>> random_head = randomize_layers(model, "classifier.2")  # doctest: +SKIP
     """
     device = model_device(model)
+    if not isinstance(layers, (str, list, tuple)):
+        raise TypeError(f"layers: expected a layer name or a list of names, got {describe(layers)}")
     names = [layers] if isinstance(layers, str) else list(layers)
     if not names or not all(isinstance(n, str) for n in names):
         raise ValueError(f"layers: expected a layer name or a list of names, got {layers!r}")
+    seed = integer(seed, "seed", minimum=0)
     modules = dict(model.named_modules())
     resettable = [n for n, m in modules.items() if n and hasattr(m, "reset_parameters")]
     unknown = [n for n in names if n not in modules or n == ""]

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._common import resize_linear
+from ._common import describe, finite_array, resize_linear
 from .gradcam import class_activation_map
 from .hooks import ActivationRecorder, LayerSpec, get_layer
 
@@ -57,6 +57,8 @@ def _signal_batch(x: Any, in_channels: int | None = None) -> torch.Tensor:
         except (TypeError, ValueError) as err:
             raise TypeError(f"x: expected a NumPy array or tensor of signals, "
                             f"got {type(x).__name__}") from err  # fmt: skip
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        raise ValueError("x contains NaN or infinite values")
     if x.ndim == 2:
         x = x[:, None, :]
     if x.ndim != 3 or len(x) == 0:
@@ -106,9 +108,12 @@ def signal_cam(
 
     Raises
     ------
+    TypeError
+        If ``model`` is not a module or ``x`` not numbers.
     ValueError
-        For a bad input shape, a class index out of range, unknown layers, an
-        ``fc`` that does not fit the feature maps, or a failed identity check.
+        For a bad input shape, NaN or infinite inputs, a class index out of range,
+        unknown layers, an ``fc`` that does not fit the feature maps, or a failed
+        identity check.
 
     Examples
     --------
@@ -164,8 +169,16 @@ def upsample_1d(maps: Any, length: int) -> np.ndarray:
     -------
     numpy.ndarray
         float32 ``(n, length)`` (or ``(length,)``).
+
+    Raises
+    ------
+    TypeError
+        If ``maps`` are not numbers.
+    ValueError
+        For empty maps, NaN or infinite values, a shape other than ``(T',)`` or
+        ``(n, T')``, or a ``length`` that is not a positive integer.
     """
-    array = maps.detach().cpu().numpy() if hasattr(maps, "detach") else np.asarray(maps)
+    array = finite_array(maps, "maps")
     if array.ndim not in (1, 2) or array.shape[-1] == 0:
         raise ValueError(f"maps: expected (T',) or (n, T') with T' > 0, got shape {array.shape}")
     if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
@@ -177,7 +190,7 @@ def _regions(regions: Any, n: int, length: int) -> np.ndarray:
     r = np.asarray(regions.detach().cpu() if hasattr(regions, "detach") else regions)
     if r.ndim == 1:
         r = r[None]
-    if r.ndim != 2 or r.shape[1] != 2 or r.dtype.kind not in "iu":
+    if r.ndim != 2 or r.shape[1] != 2 or r.dtype.kind not in "iu" or len(r) == 0:
         raise ValueError(f"regions: expected integer [start, stop) pairs of shape ({n}, 2) or "
                          f"(2,), got shape {r.shape} and dtype {r.dtype}")  # fmt: skip
     if len(r) == 1 and n > 1:
@@ -346,6 +359,14 @@ def library_grad_cam_1d(
     -------
     numpy.ndarray
         float32 ``(n, T)`` in [0, 1], resized to the input length by the library.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a module, ``x`` not numbers or ``class_idx`` not integers.
+    ValueError
+        For an unknown layer, a bad input shape, NaN or infinite inputs, or a class
+        index out of range.
     """
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
@@ -354,13 +375,20 @@ def library_grad_cam_1d(
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
     _, layer = get_layer(model, target_layer)
     batch = _signal_batch(x)
-    classes = np.broadcast_to(np.asarray(class_idx), (len(batch),))
-    with torch.no_grad():
-        n_classes = model.eval()(batch[:1].to(next(model.parameters()).device)).shape[-1]
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            n_classes = model.eval()(batch[:1].to(next(model.parameters()).device)).shape[-1]
+    finally:
+        model.train(was_training)
+    classes = np.atleast_1d(np.asarray(class_idx))
+    if classes.ndim != 1 or len(classes) not in (1, len(batch)):
+        raise ValueError(f"class_idx: expected one int or {len(batch)} ints (one per signal), "
+                         f"got {describe(class_idx)}")  # fmt: skip
+    classes = np.broadcast_to(classes, (len(batch),))
     if classes.dtype.kind not in "iu" or classes.min() < 0 or classes.max() >= n_classes:
         raise ValueError(f"class_idx must be integers in [0, {n_classes - 1}], "
                          f"got {np.asarray(class_idx).tolist()}")  # fmt: skip
-    was_training = model.training
     targets = [ClassifierOutputTarget(int(c)) for c in classes]
     try:
         with (method or GradCAM)(model=_SignalAsImage(model), target_layers=[layer],

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._common import resize_linear
+from ._common import describe, finite_array, finite_batch, integer, resize_linear
 from .hooks import LayerSpec, get_layer
 
 
@@ -90,9 +90,12 @@ def grad_cam(
 
     Raises
     ------
+    TypeError
+        If ``model`` is not a module, ``x`` not numbers or ``class_idx`` not integers.
     ValueError
-        For an unknown layer (the message lists the layers), a class index out of
-        range, or a layer whose output is not ``(n, channels, ...)``.
+        For an unknown layer (the message lists the layers), an empty or non-finite
+        ``x``, a class index out of range, or a layer whose output is not
+        ``(n, channels, ...)``.
 
     Examples
     --------
@@ -103,8 +106,7 @@ def grad_cam(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
     name, layer = get_layer(model, target_layer)
-    if not isinstance(x, torch.Tensor):
-        x = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    x = finite_batch(x, "x")
     if x.ndim < 2 or len(x) == 0:
         raise ValueError(f"x: expected a non-empty batch (n, ...), got shape {tuple(x.shape)}")
     device = next(model.parameters()).device
@@ -163,15 +165,19 @@ def class_activation_map(
     numpy.ndarray
         float32 ``(n, h, w)``, signed and not normalised. Its spatial mean plus the
         bias is the class logit.
-    """
-    def as_array(a: Any, what: str) -> np.ndarray:
-        if hasattr(a, "detach"):
-            a = a.detach().cpu().numpy()
-        return np.asarray(a, dtype=np.float64)
 
-    maps, weight = as_array(feature_maps, "feature_maps"), as_array(fc_weight, "fc_weight")
-    if maps.ndim < 3:
-        raise ValueError(f"feature_maps: expected (n, K, h, w), got shape {maps.shape}")
+    Raises
+    ------
+    TypeError
+        If the maps or weights are not numbers, or ``class_idx`` not integers.
+    ValueError
+        For empty or non-finite inputs, shapes that do not fit, or a class index out
+        of range.
+    """
+    maps, weight = finite_array(feature_maps, "feature_maps"), finite_array(fc_weight, "fc_weight")
+    if maps.ndim not in (3, 4):
+        raise ValueError(f"feature_maps: expected (n, K, h, w) or, for signals, (n, K, T), "
+                         f"got shape {maps.shape}")  # fmt: skip
     if weight.ndim != 2 or weight.shape[1] != maps.shape[1]:
         raise ValueError(f"fc_weight: expected shape (n_classes, {maps.shape[1]}) to match "
                          f"{maps.shape[1]} feature maps, got {weight.shape}")  # fmt: skip
@@ -190,11 +196,19 @@ def upsample_cam(cam: Any, size: tuple[int, int] | Sequence[int]) -> np.ndarray:
     -------
     numpy.ndarray
         float32 ``(n, H, W)`` (or ``(H, W)`` for a single map).
+
+    Raises
+    ------
+    TypeError
+        If ``cam`` is not numbers or ``size`` not a pair of integers.
+    ValueError
+        For empty or non-finite maps, a shape other than ``(h, w)`` / ``(n, h, w)``,
+        or sides that are not positive.
     """
-    array = cam.detach().cpu().numpy() if hasattr(cam, "detach") else np.asarray(cam)
+    array = finite_array(cam, "cam")
     if array.ndim not in (2, 3):
         raise ValueError(f"cam: expected (h, w) or (n, h, w), got shape {array.shape}")
-    size = tuple(int(s) for s in size)
-    if len(size) != 2 or min(size) < 1:
-        raise ValueError(f"size: expected (H, W) with positive sides, got {size}")
-    return resize_linear(np.asarray(array, dtype=np.float32), size)
+    if not isinstance(size, (tuple, list, torch.Size)) or len(size) != 2:
+        raise TypeError(f"size: expected a pair (H, W) of integers, got {describe(size)}")
+    size = tuple(integer(s, "size", minimum=1) for s in size)
+    return resize_linear(array.astype(np.float32), size)

@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._common import finite_batch
+
 LayerSpec = str | nn.Module
 
 
@@ -86,7 +88,8 @@ def get_layer(model: nn.Module, layer: LayerSpec) -> tuple[str, nn.Module]:
     if isinstance(layer, str):
         if layer not in modules or layer == "":
             raise ValueError(f"model {type(model).__name__} has no layer named {layer!r}; "
-                             f"available layers: {_short_list(layer_names(model))}")  # fmt: skip
+                             f"expected one of its layers: "
+                             f"{_short_list(layer_names(model))}")  # fmt: skip
         return layer, modules[layer]
     if isinstance(layer, nn.Module):
         for name, module in modules.items():
@@ -203,18 +206,17 @@ def record_activations(
 
     Raises
     ------
+    TypeError
+        If ``model`` is not a module or ``x`` not numbers.
     ValueError
-        For unknown layer names (the message lists the available ones) or a bad
-        ``batch_size``.
+        For unknown layer names (the message lists the available ones), an empty or
+        non-finite ``x``, or a bad ``batch_size``.
     """
     _check_model(model)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:  # fmt: skip
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if not isinstance(x, torch.Tensor):
-        x = torch.as_tensor(np.asarray(x, dtype=np.float32))
-    if x.ndim == 0 or len(x) == 0:
-        raise ValueError(f"x: expected a non-empty batch (n, ...), got shape {tuple(x.shape)}")
+    x = finite_batch(x, "x")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -314,11 +316,17 @@ def receptive_fields(layers: nn.Sequential | Sequence[nn.Module]) -> list[dict[s
     Raises
     ------
     TypeError
-        For a layer type whose receptive field is not defined here (e.g. Linear).
+        For something else than a sequence of modules, or a layer type whose
+        receptive field is not defined here (e.g. Linear).
+    ValueError
+        For an empty sequence.
     """
-    if isinstance(layers, nn.Module) and not isinstance(layers, nn.Sequential):
+    if not isinstance(layers, (nn.Sequential, list, tuple)) \
+            or not all(isinstance(layer, nn.Module) for layer in layers):  # fmt: skip
         raise TypeError(f"layers: expected an nn.Sequential or a list of layers, got "
                         f"{type(layers).__name__}")  # fmt: skip
+    if len(layers) == 0:
+        raise ValueError("layers: expected at least one layer, got an empty sequence")
     rows, r, j, start = [], 1, 1, 0.0
     for index, layer in enumerate(layers):
         if isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
