@@ -7,6 +7,8 @@ import os
 from functools import cache
 from pathlib import Path
 
+from ._common import as_path, describe
+
 #: Environment variable that points to another data folder (e.g. a shared copy on HPC).
 DATA_ENV_VAR = "XAI_DATA_DIR"
 
@@ -18,7 +20,18 @@ def data_dir() -> Path:
 
 
 def sha256sum(path: str | Path) -> str:
-    """Return the SHA-256 hex digest of a file, read in chunks."""
+    """Return the SHA-256 hex digest of a file, read in chunks.
+
+    Raises
+    ------
+    TypeError
+        If ``path`` is not a str or path-like object.
+    FileNotFoundError
+        If there is no file at ``path``.
+    """
+    path = as_path(path, "path")
+    if not path.is_file():
+        raise FileNotFoundError(f"path: expected a file, found none at {path}")
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -63,6 +76,8 @@ def data_path(name: str) -> Path:
 
     Raises
     ------
+    TypeError
+        If ``name`` is not a string.
     KeyError
         If the file is not listed in ``data/checksums.sha256``.
     FileNotFoundError
@@ -70,10 +85,14 @@ def data_path(name: str) -> Path:
     ValueError
         If the file's checksum does not match (corrupted or modified file).
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected a file name (str) such as 'adult.csv', got "
+                        f"{describe(name)}")  # fmt: skip
     folder = data_dir()
     registry = _registry(folder)
     if name not in registry:
-        raise KeyError(f"{name!r} is not a known data file; known files: {sorted(registry)}")
+        raise KeyError(f"name: {name!r} is not a known data file; known files: "
+                       f"{sorted(registry)}")  # fmt: skip
     path = folder / name
     if not path.is_file():
         raise FileNotFoundError(

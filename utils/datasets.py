@@ -28,6 +28,7 @@ import pandas as pd
 from sklearn import datasets as skd
 from sklearn.model_selection import train_test_split
 
+from ._common import describe, integer, real_number, strings
 from .data_files import data_path
 
 
@@ -71,6 +72,33 @@ class Dataset:
     categories: dict[str, list[str]] = field(default_factory=dict)
     sensitive: list[str] = field(default_factory=list)
     frame: pd.DataFrame | None = None
+
+    def __post_init__(self) -> None:
+        """Check the fields, so that a wrong one fails here and not in a later step."""
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"name: expected a non-empty string, got {describe(self.name)}")
+        for split in ("train", "test"):
+            X, y = getattr(self, f"X_{split}"), getattr(self, f"y_{split}")
+            if not isinstance(X, (pd.DataFrame, np.ndarray)) or X.ndim == 0:
+                raise TypeError(f"X_{split}: expected a DataFrame or an array (n, ...), got "
+                                f"{describe(X)}")  # fmt: skip
+            if len(X) == 0:
+                raise ValueError(f"X_{split}: expected at least one row, got shape {X.shape}")
+            if not isinstance(y, np.ndarray) or y.dtype.kind not in "biuf":
+                raise TypeError(f"y_{split}: expected a NumPy array of labels or targets, got "
+                                f"{describe(y)}")  # fmt: skip
+            if y.shape != (len(X),) or not np.isfinite(y).all():
+                raise ValueError(f"y_{split}: expected {len(X)} finite values (one per row of "
+                                 f"X_{split}), got shape {y.shape}")  # fmt: skip
+        strings(self.feature_names, "feature_names")
+        strings(self.class_names, "class_names")
+        strings(self.sensitive, "sensitive")
+        if not isinstance(self.description, str):
+            raise TypeError(f"description: expected a string, got {describe(self.description)}")
+        if not isinstance(self.categories, dict):
+            raise TypeError(f"categories: expected a dict, got {describe(self.categories)}")
+        if self.frame is not None and not isinstance(self.frame, pd.DataFrame):
+            raise TypeError(f"frame: expected a DataFrame or None, got {describe(self.frame)}")
 
     def __repr__(self) -> str:
         shape = getattr(self.X_train, "shape", (len(self.X_train),))
@@ -227,8 +255,10 @@ def load_dataset(name: str, test_size: float = 0.25, seed: int = 0) -> Dataset:
 
     Raises
     ------
+    TypeError
+        If ``name`` is not a string, ``test_size`` not a number or ``seed`` not an integer.
     ValueError
-        For an unknown name or a ``test_size`` outside (0, 1).
+        For an unknown name, a ``test_size`` outside (0, 1) or a negative ``seed``.
 
     Examples
     --------
@@ -236,9 +266,12 @@ def load_dataset(name: str, test_size: float = 0.25, seed: int = 0) -> Dataset:
     >>> data.X_train.shape
     (426, 30)
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected one of {list_datasets()}, got {describe(name)}")
     if name not in _LOADERS:
         raise ValueError(f"Unknown dataset {name!r}; expected one of {list_datasets()}")
-    return _LOADERS[name](test_size, seed)
+    test_size = real_number(test_size, "test_size", 0.0, 1.0, strict=True)
+    return _LOADERS[name](test_size, integer(seed, "seed", minimum=0))
 
 
 def load_mitbih_snippet() -> tuple[np.ndarray, float]:
@@ -276,9 +309,13 @@ def load_photo(name: str) -> np.ndarray:
 
     Raises
     ------
+    TypeError
+        If ``name`` is not a string.
     ValueError
         For an unknown name.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected one of {sorted(PHOTOS)}, got {describe(name)}")
     if name not in PHOTOS:
         raise ValueError(f"Unknown photo {name!r}; expected one of {sorted(PHOTOS)}")
     from skimage import data as skdata

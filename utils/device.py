@@ -40,6 +40,8 @@ def get_device(prefer: str | None = None, verbose: bool = False) -> torch.device
 
     Raises
     ------
+    TypeError
+        If ``prefer`` is neither None nor a string.
     ValueError
         If the requested device name is unknown or the device is not available.
 
@@ -50,6 +52,9 @@ def get_device(prefer: str | None = None, verbose: bool = False) -> torch.device
     """
     import torch
 
+    if prefer is not None and not isinstance(prefer, str):
+        raise TypeError(f"prefer: expected a device name {_VALID} or None, got "
+                        f"{type(prefer).__name__}")  # fmt: skip
     choice = prefer if prefer is not None else os.environ.get(DEVICE_ENV_VAR) or None
     if choice is not None:
         choice = choice.strip().lower()
@@ -75,9 +80,18 @@ def get_device(prefer: str | None = None, verbose: bool = False) -> torch.device
 
 
 def device_banner(device: torch.device) -> str:
-    """Return a one-line description of ``device`` for the notebook header."""
+    """Return a one-line description of ``device`` for the notebook header.
+
+    Raises
+    ------
+    TypeError
+        If ``device`` is not a :class:`torch.device` (e.g. from :func:`get_device`).
+    """
     import torch
 
+    if not isinstance(device, torch.device):
+        raise TypeError(f"device: expected a torch.device (e.g. from utils.get_device()), got "
+                        f"{type(device).__name__}")  # fmt: skip
     if device.type == "cuda":
         text = f"Using GPU: {torch.cuda.get_device_name(device)} (CUDA)"
     elif device.type == "mps":

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._common import describe, integer
+
 if TYPE_CHECKING:
     import torch
 
@@ -125,13 +127,25 @@ def gather_shards(indices: np.ndarray, results: dict[str, np.ndarray], n: int) -
 
     Raises
     ------
+    TypeError
+        If ``indices`` are not integers, ``results`` not a dict or ``n`` not an integer.
     ValueError
-        If an array's first axis does not match ``indices`` or a dataset index is
-        missing from every shard.
+        If ``indices`` are not a non-empty 1-D array in ``[0, n)``, an array's first axis
+        does not match ``indices`` or a dataset index is missing from every shard.
     """
     import torch.distributed as dist
 
-    indices = np.asarray(indices, dtype=np.int64)
+    n = integer(n, "n", minimum=1)
+    indices = np.asarray(indices)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"indices: expected integer dataset indices (from shard_indices), got "
+                        f"{describe(indices)} of dtype {indices.dtype}")  # fmt: skip
+    if indices.ndim != 1 or len(indices) == 0 or indices.min() < 0 or indices.max() >= n:
+        raise ValueError(f"indices: expected a non-empty 1-D array of indices in [0, {n}), got "
+                         f"{describe(indices)}")  # fmt: skip
+    if not isinstance(results, dict):
+        raise TypeError(f"results: expected a dict of name -> array, got {describe(results)}")
+    indices = indices.astype(np.int64)
     for key, value in results.items():
         if np.asarray(value).shape[:1] != indices.shape:
             raise ValueError(f"results[{key!r}]: first axis {np.asarray(value).shape[:1]} does "

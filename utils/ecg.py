@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._common import describe, one_of, real_number
 from .datasets import Dataset, _split
 
 ABNORMALITIES: dict[str, str] = {
@@ -82,6 +83,25 @@ class EcgData:
     regions_test: np.ndarray
     fs: float
     abnormality: str
+
+    def __post_init__(self) -> None:
+        """Check the fields: regions must be ``[start, stop)`` pairs, one per window."""
+        if not isinstance(self.dataset, Dataset):
+            raise TypeError(f"dataset: expected a utils.Dataset, got {describe(self.dataset)}")
+        for split in ("train", "test"):
+            regions = getattr(self, f"regions_{split}")
+            X = getattr(self.dataset, f"X_{split}")
+            if not isinstance(regions, np.ndarray) or regions.dtype.kind not in "iu":
+                raise TypeError(f"regions_{split}: expected an integer array (n, 2), got "
+                                f"{describe(regions)}")  # fmt: skip
+            if regions.shape != (len(X), 2) or np.any(regions[:, 0] < 0) \
+                    or np.any(regions[:, 0] >= regions[:, 1]) \
+                    or np.any(regions[:, 1] > np.shape(X)[-1]):  # fmt: skip
+                raise ValueError(f"regions_{split}: expected one [start, stop) per window, "
+                                 f"0 <= start < stop <= {np.shape(X)[-1]}, shape "
+                                 f"({len(X)}, 2); got shape {regions.shape}")  # fmt: skip
+        real_number(self.fs, "fs", minimum=0.0, strict=True)
+        one_of(self.abnormality, "abnormality", tuple(ABNORMALITIES))
 
     def __repr__(self) -> str:
         return f"EcgData({self.abnormality!r}, fs={self.fs:g} Hz, {self.dataset!r})"
@@ -202,6 +222,8 @@ def make_ecg_dataset(
 
     Raises
     ------
+    TypeError
+        If ``abnormality`` is not a string.
     ValueError
         For an unknown abnormality or sizes/rates outside the ranges above.
 
@@ -211,6 +233,9 @@ def make_ecg_dataset(
     >>> ecg.dataset.X_train.shape, ecg.regions_train.shape
     ((150, 100), (150, 2))
     """
+    if not isinstance(abnormality, str):
+        raise TypeError(f"abnormality: expected one of {sorted(ABNORMALITIES)}, got "
+                        f"{describe(abnormality)}")  # fmt: skip
     if abnormality not in ABNORMALITIES:
         raise ValueError(f"Unknown abnormality {abnormality!r}; expected one of "
                          f"{sorted(ABNORMALITIES)}")  # fmt: skip

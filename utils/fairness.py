@@ -53,13 +53,19 @@ def disparate_impact_ratio(y_pred: object, groups: object, protected: object,
 
     Raises
     ------
+    TypeError
+        If ``protected`` or ``reference`` is not a single group label.
     ValueError
         If a group is absent or the reference group has no positive prediction.
     """
     rates = selection_rates(y_pred, groups)
-    for name in (protected, reference):
+    for what, name in (("protected", protected), ("reference", reference)):
+        if isinstance(name, (np.ndarray, list, tuple, set, dict)) or name is None:
+            raise TypeError(f"{what}: expected one group label such as 'female', got "
+                            f"{type(name).__name__}")  # fmt: skip
         if name not in rates.index:
-            raise ValueError(f"group {name!r} not found; groups are {list(rates.index)}")
+            raise ValueError(f"{what}: group {name!r} not found; groups are "
+                             f"{list(rates.index)}")  # fmt: skip
     if rates[reference] == 0:
         raise ValueError(f"reference group {reference!r} has no positive prediction")
     return float(rates[protected] / rates[reference])

@@ -28,8 +28,9 @@ def _leaves(model: Any, X: Any) -> np.ndarray:
             "model must be a fitted scikit-learn forest (RandomForestClassifier/Regressor) "
             f"with .apply(), got {type(model).__name__}"
         )
-    if getattr(X, "ndim", 2) != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {np.shape(X)}")
+    if len(np.shape(X)) != 2 or len(X) == 0:
+        raise ValueError(f"X must be 2-D (n_samples, n_features) with at least one row, got "
+                         f"shape {np.shape(X)}")  # fmt: skip
     return np.asarray(model.apply(X))
 
 
@@ -47,6 +48,13 @@ def proximity_matrix(model: Any, X: Any) -> np.ndarray:
     -------
     numpy.ndarray, shape (n_samples, n_samples)
         Symmetric, ones on the diagonal, values in multiples of ``1 / n_trees``.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a fitted forest.
+    ValueError
+        If ``X`` is not 2-D with at least one row.
 
     Examples
     --------
@@ -70,6 +78,8 @@ def _labels(labels: Any, name: str) -> np.ndarray:
     arr = np.asarray(labels)
     if arr.ndim != 1 or len(arr) == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array of cluster labels, got {arr.shape}")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinite labels")
     return arr
 
 
@@ -87,6 +97,11 @@ def jaccard_matrix(labels_a: Any, labels_b: Any) -> np.ndarray:
     Returns
     -------
     numpy.ndarray, shape (n_clusters_a, n_clusters_b)
+
+    Raises
+    ------
+    ValueError
+        If a labelling is not a non-empty 1-D array, holds NaN, or the lengths differ.
 
     Examples
     --------
@@ -122,7 +137,8 @@ def matched_jaccard(labels_ref: Any, labels_other: Any) -> np.ndarray:
     numpy.ndarray, shape (n_clusters_ref,)
         One value per reference cluster, in the order of ``np.unique(labels_ref)``.
     """
-    J = jaccard_matrix(labels_ref, labels_other).astype(float)
+    J = jaccard_matrix(_labels(labels_ref, "labels_ref"),
+                       _labels(labels_other, "labels_other")).astype(float)  # fmt: skip
     best = np.zeros(J.shape[0])
     for _ in range(min(J.shape)):
         i, j = np.unravel_index(np.argmax(J), J.shape)
