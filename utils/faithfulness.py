@@ -92,13 +92,13 @@ def patch_scores(attribution: Any, patch_size: int) -> np.ndarray:
     return a.reshape(h, p, w, p).mean(axis=(1, 3))
 
 
-def _image(image: Any) -> torch.Tensor:
-    x = torch.as_tensor(finite_array(image, "image"), dtype=torch.float32)
+def _image(image: Any, name: str = "image") -> torch.Tensor:
+    x = torch.as_tensor(finite_array(image, name), dtype=torch.float32)
     if x.ndim == 4 and x.shape[0] == 1:
         x = x[0]
     if x.ndim != 3:
         raise ValueError(
-            f"image: expected one image (C, H, W) or (1, C, H, W), got shape {tuple(x.shape)}"
+            f"{name}: expected one image (C, H, W) or (1, C, H, W), got shape {tuple(x.shape)}"
         )
     return x
 
@@ -283,7 +283,7 @@ def deletion_curves(
     if isinstance(baseline, (int, float, np.floating)) and not isinstance(baseline, bool):
         base = torch.full_like(xs[0], float(baseline))
     else:
-        base = _image(baseline)
+        base = _image(baseline, "baseline")
         if base.shape != xs[0].shape:
             raise ValueError(
                 f"baseline: expected a number or an image of shape {tuple(xs[0].shape)}, "

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._common import finite_array, integer
 from .lime_by_hand import lime_weights
 from .pretrained import scale_imagenet_pixels
 from .training import predict_proba
@@ -122,9 +123,16 @@ def relabel_segments(segments: Any) -> np.ndarray:
     -------
     numpy.ndarray
         int64 ``(H, W)``, labels ``0 ... n-1`` in the order of the sorted old labels.
+
+    Raises
+    ------
+    TypeError
+        If the labels are not integers.
+    ValueError
+        If ``segments`` is not a non-empty 2D label image.
     """
     seg = np.asarray(segments)
-    if seg.ndim != 2:
+    if seg.ndim != 2 or seg.size == 0:
         raise ValueError(f"segments must be a 2D label image (H, W), got shape {seg.shape}")
     if seg.dtype.kind not in "iu":
         raise TypeError(f"segments must hold integer labels, got dtype {seg.dtype}")
@@ -247,6 +255,13 @@ def segment_weights(explanation: Any, label: int) -> np.ndarray:
     numpy.ndarray
         float64 ``(n_segments,)``; entry ``j`` is the weight of segment ``j``
         (0 for segments outside the ``num_features`` kept by lime).
+
+    Raises
+    ------
+    TypeError
+        If ``explanation`` is not a lime ImageExplanation or ``label`` not an integer.
+    ValueError
+        If the segments are not labelled ``0 ... n-1`` or ``label`` was not explained.
     """
     segments = getattr(explanation, "segments", None)
     if segments is None or not hasattr(explanation, "local_exp"):
@@ -261,7 +276,7 @@ def segment_weights(explanation: Any, label: int) -> np.ndarray:
             f"{int(np.max(segments))} for {n_segments} segments; lime needs 0 ... "
             f"{n_segments - 1}: pass a segmentation_fn that returns relabel_segments(...)"
         )
-    return lime_weights(explanation, n_segments, label=int(label))
+    return lime_weights(explanation, n_segments, label=integer(label, "label"))
 
 
 def lime_image_map(explanation: Any, label: int) -> np.ndarray:
@@ -299,8 +314,15 @@ def segment_rank(weights: Sequence[float] | np.ndarray, segment: int) -> int:
     int
         1 when ``segment`` has the largest weight (the strongest evidence *for*
         the class); ties are broken by segment index.
+
+    Raises
+    ------
+    TypeError
+        If ``weights`` are not numbers.
+    ValueError
+        For empty, non-finite or not 1D weights, or a segment index out of range.
     """
-    w = np.asarray(weights, dtype=float)
+    w = finite_array(weights, "weights")
     if w.ndim != 1 or len(w) == 0:
         raise ValueError(f"weights must be a non-empty 1D array, got shape {w.shape}")
     if isinstance(segment, bool) or not isinstance(segment, (int, np.integer)) \

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from ._common import finite_array, integer, real_number
+
 
 def _as_float_array(value: object, name: str, ndim: int) -> np.ndarray:
     try:
@@ -39,6 +41,8 @@ def _as_float_array(value: object, name: str, ndim: int) -> np.ndarray:
         raise TypeError(f"{name} must be numeric, got {type(value).__name__}") from err
     if arr.ndim != ndim:
         raise ValueError(f"{name} must be a {ndim}-D array, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinite values")
     return arr
@@ -78,16 +82,23 @@ def lime_kernel(distances: np.ndarray, kernel_width: float) -> np.ndarray:
         Weights in (0, 1], same shape as ``distances``; 1 at distance 0 and
         ``exp(-1/2)`` at distance ``w``.
 
+    Raises
+    ------
+    TypeError
+        If ``distances`` or ``kernel_width`` are not numbers.
+    ValueError
+        For empty, non-finite or negative distances, or a width that is not positive.
+
     Examples
     --------
     >>> lime_kernel([0.0, 1.0], kernel_width=1.0).round(4)
     array([1.    , 0.6065])
     """
-    d = np.asarray(distances, dtype=float)
-    if np.any(~np.isfinite(d)) or np.any(d < 0):
+    d = finite_array(distances, "distances")
+    if np.any(d < 0):
         raise ValueError("distances must be finite and non-negative")
-    w = float(kernel_width)
-    if not np.isfinite(w) or w <= 0:
+    w = real_number(kernel_width, "kernel_width")
+    if w <= 0:
         raise ValueError(f"kernel_width must be a positive number, got {kernel_width!r}")
     return np.sqrt(np.exp(-(d**2) / w**2))
 
@@ -98,12 +109,22 @@ def weighted_r2(y: np.ndarray, y_pred: np.ndarray, weights: np.ndarray) -> float
     ``R^2 = 1 - sum w (y - y_pred)^2 / sum w (y - ybar_w)^2`` with the weighted mean
     ``ybar_w``. lime reports it as ``explanation.score`` (the surrogate's fidelity on
     the perturbed samples).
+
+    Raises
+    ------
+    TypeError
+        If an input is not numbers.
+    ValueError
+        For empty, non-finite or not 1-D inputs, different lengths, or weights that are
+        negative or all zero.
     """
     y = _as_float_array(y, "y", 1)
     y_pred = _as_float_array(y_pred, "y_pred", 1)
     w = _as_float_array(weights, "weights", 1)
     if not len(y) == len(y_pred) == len(w):
         raise ValueError(f"lengths differ: y {len(y)}, y_pred {len(y_pred)}, weights {len(w)}")
+    if np.any(w < 0) or w.sum() == 0:
+        raise ValueError("weights must be non-negative and not all zero")
     ybar = np.average(y, weights=w)
     total = np.sum(w * (y - ybar) ** 2)
     if total == 0:
@@ -138,6 +159,14 @@ def fit_local_surrogate(
     coefs : numpy.ndarray, shape (n_features,)
     score : float
         Weighted R^2 of the surrogate on the samples (lime's ``explanation.score``).
+
+    Raises
+    ------
+    TypeError
+        If an input is not numbers.
+    ValueError
+        For empty, non-finite or wrongly shaped inputs, weights that are negative or all
+        zero, or a negative ``alpha``.
     """
     Z = _as_float_array(Z, "Z", 2)
     y = _as_float_array(predictions, "predictions", 1)
@@ -149,8 +178,7 @@ def fit_local_surrogate(
         )
     if np.any(w < 0) or w.sum() == 0:
         raise ValueError("weights must be non-negative and not all zero")
-    if not np.isfinite(alpha) or alpha < 0:
-        raise ValueError(f"alpha must be a non-negative number, got {alpha!r}")
+    alpha = real_number(alpha, "alpha", minimum=0.0)
     z_mean = np.average(Z, axis=0, weights=w)
     y_mean = np.average(y, weights=w)
     Zc, yc = Z - z_mean, y - y_mean
@@ -219,6 +247,13 @@ def interpretable_representation(explainer: Any, samples: np.ndarray) -> np.ndar
     Returns
     -------
     numpy.ndarray, shape (n_samples, n_features)
+
+    Raises
+    ------
+    TypeError
+        If ``explainer`` is not a LimeTabularExplainer or ``samples`` not numbers.
+    ValueError
+        For empty, non-finite or not 2-D samples, or a number of columns that does not fit.
     """
     X = _as_float_array(samples, "samples", 2)
     scaler = getattr(explainer, "scaler", None)
@@ -261,6 +296,17 @@ class LocalSurrogate:
     distances: np.ndarray
     weights: np.ndarray
 
+    def __post_init__(self) -> None:
+        """Check the fields: finite numbers, one distance and one weight per sample."""
+        real_number(self.intercept, "intercept")
+        real_number(self.score, "score")
+        _as_float_array(self.coefs, "coefs", 1)
+        distances = _as_float_array(self.distances, "distances", 1)
+        weights = _as_float_array(self.weights, "weights", 1)
+        if distances.shape != weights.shape or np.any(distances < 0) or np.any(weights < 0):
+            raise ValueError(f"distances and weights: expected two non-negative arrays of the "
+                             f"same length, got shapes {distances.shape} and {weights.shape}")
+
 
 def explain_by_hand(
     Z: np.ndarray,
@@ -285,6 +331,13 @@ def explain_by_hand(
     Returns
     -------
     LocalSurrogate
+
+    Raises
+    ------
+    TypeError
+        If an input is not numbers.
+    ValueError
+        As :func:`fit_local_surrogate` and :func:`lime_kernel`.
     """
     Z = _as_float_array(Z, "Z", 2)
     if kernel_width is None:
@@ -305,10 +358,20 @@ def lime_weights(explanation: Any, n_features: int, label: int = 1) -> np.ndarra
         Number of features of the data.
     label : int, default 1
         The explained class.
+
+    Raises
+    ------
+    TypeError
+        If ``explanation`` is not a lime Explanation, or ``n_features`` or ``label``
+        not an integer.
+    ValueError
+        If ``label`` was not explained or a feature index is out of range.
     """
     local_exp = getattr(explanation, "local_exp", None)
     if not isinstance(local_exp, dict):
         raise TypeError(f"expected a lime Explanation, got {type(explanation).__name__}")
+    n_features = integer(n_features, "n_features", minimum=1)
+    label = integer(label, "label")
     if label not in local_exp:
         raise ValueError(f"label {label} was not explained; available: {sorted(local_exp)}")
     vec = np.zeros(int(n_features))
@@ -345,7 +408,8 @@ def top_k_stability(weight_vectors: Sequence[np.ndarray] | np.ndarray, k: int) -
     """
     W = _as_float_array(weight_vectors, "weight_vectors", 2)
     if W.shape[0] < 2:
-        raise ValueError(f"need at least two explanations, got {W.shape[0]}")
+        raise ValueError(f"weight_vectors: need at least two explanations (rows), got "
+                         f"{W.shape[0]}")  # fmt: skip
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= W.shape[1]:
         raise ValueError(f"k must be an integer in [1, {W.shape[1]}], got {k!r}")
     tops = [set(np.argsort(-np.abs(row), kind="stable")[:k].tolist()) for row in W]

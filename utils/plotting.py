@@ -21,7 +21,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.transforms import offset_copy
 
-from ._common import resize_linear
+from ._common import describe, finite_array, real_number, resize_linear, strings
 
 #: Diverging colormap of signed attributions: red = for, blue = against, white = 0.
 SIGNED_CMAP = "RdBu_r"
@@ -35,13 +35,8 @@ HIGHLIGHT_COLOR = "#1a9641"
 
 
 def _array(x: object, name: str) -> np.ndarray:
-    if hasattr(x, "detach"):  # torch tensor
-        x = x.detach().cpu().numpy()
-    try:
-        return np.asarray(x, dtype=float)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name}: expected numbers (array, list or tensor), "
-                        f"got {type(x).__name__}") from err  # fmt: skip
+    """Numbers to draw: a non-empty, finite float array (no silent gaps in a plot)."""
+    return finite_array(x, name)
 
 
 def _squeeze_leading(a: np.ndarray, ndim: int) -> np.ndarray:
@@ -50,16 +45,16 @@ def _squeeze_leading(a: np.ndarray, ndim: int) -> np.ndarray:
     return a
 
 
-def _image(image: object) -> np.ndarray:
+def _image(image: object, name: str = "image") -> np.ndarray:
     """Return an (H, W) or (H, W, 3) float image in [0, 1] for display."""
     is_uint8 = str(getattr(image, "dtype", "")).endswith("uint8")
-    a = _squeeze_leading(_array(image, "image"), 3)
+    a = _squeeze_leading(_array(image, name), 3)
     if a.ndim == 3 and a.shape[-1] not in (1, 3, 4) and a.shape[0] in (1, 3):
         a = np.moveaxis(a, 0, -1)  # CHW -> HWC
     if a.ndim == 3 and a.shape[-1] in (1, 3, 4):
         a = a[..., 0] if a.shape[-1] == 1 else a[..., :3]
     if a.ndim not in (2, 3):
-        raise ValueError(f"image: expected shape (H, W), (H, W, 3) or (C, H, W) with C in "
+        raise ValueError(f"{name}: expected shape (H, W), (H, W, 3) or (C, H, W) with C in "
                          f"(1, 3), got {np.shape(image)}")  # fmt: skip
     if is_uint8:
         return a / 255.0
@@ -158,10 +153,19 @@ def show_attribution(
     -------
     matplotlib.axes.Axes
 
+    Raises
+    ------
+    TypeError
+        If the image or attribution are not numbers, or ``alpha`` not a number.
+    ValueError
+        For empty or non-finite inputs, shapes that do not fit, an unknown ``kind`` or
+        ``alpha`` outside [0, 1].
+
     Examples
     --------
     >>> ax = show_attribution(x[0], grad_cam_map, kind="absolute")  # doctest: +SKIP
     """
+    real_number(alpha, "alpha")
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
     img = _image(image)
@@ -210,7 +214,19 @@ def show_attribution_grid(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    TypeError
+        If ``images`` or ``attributions`` are not sequences (of numbers), or the labels
+        not strings.
+    ValueError
+        For grids whose sizes do not fit, or images and maps as in :func:`show_attribution`.
     """
+    for what, value in (("images", images), ("attributions", attributions)):
+        if not isinstance(value, (list, tuple, np.ndarray)) and not hasattr(value, "detach"):
+            raise TypeError(f"{what}: expected a sequence (list or array), got "
+                            f"{describe(value)}")  # fmt: skip
     if isinstance(attributions, np.ndarray) or hasattr(attributions, "detach"):
         attributions = list(_array(attributions, "attributions"))
     if not _is_nested(attributions) and not (len(attributions) and np.ndim(attributions[0]) >= 3):
@@ -229,9 +245,9 @@ def show_attribution_grid(
         raise ValueError(f"images: expected {n_cols} (one per column) or a nested "
                          f"{n_rows}x{n_cols} list, got {len(images)} items")  # fmt: skip
     for labels, n, what in ((titles, n_cols, "titles"), (row_labels, n_rows, "row_labels")):
-        if labels is not None and len(labels) != n:
+        if labels is not None and len(strings(labels, what)) != n:
             raise ValueError(f"{what}: expected {n} labels, got {len(labels)}")
-    imgs = [[_image(grid[r][c]) for c in range(n_cols)] for r in range(n_rows)]
+    imgs = [[_image(grid[r][c], "images") for c in range(n_cols)] for r in range(n_rows)]
     maps = [[_attribution_map(attributions[r][c], imgs[r][c].shape[:2], kind)
              for c in range(n_cols)] for r in range(n_rows)]  # fmt: skip
     vmax = max(float(np.abs(m).max()) for row in maps for m in row) if shared_scale else None
@@ -284,6 +300,14 @@ def plot_signal_attribution(
     Returns
     -------
     matplotlib.axes.Axes
+
+    Raises
+    ------
+    TypeError
+        If an input is not numbers, or ``fs`` not a number.
+    ValueError
+        For empty or non-finite inputs, shapes that do not fit, regions outside the
+        signal, or a sampling rate that is not positive.
     """
     x = _vector(signal, "signal")
     a = _vector(attribution, "attribution")
@@ -291,8 +315,10 @@ def plot_signal_attribution(
         raise ValueError(f"attribution: expected at most {len(x)} values (the signal's "
                          f"length), got {len(a)}")  # fmt: skip
     a = _resize(a, x.shape)
-    spans = np.empty((0, 2)) if highlight is None else _array(highlight, "highlight")
-    spans = np.empty((0, 2)) if spans.size == 0 else np.atleast_2d(spans)
+    if fs is not None:
+        real_number(fs, "fs", minimum=0.0, strict=True)
+    no_spans = highlight is None or np.size(highlight) == 0
+    spans = np.empty((0, 2)) if no_spans else np.atleast_2d(_array(highlight, "highlight"))
     if spans.ndim != 2 or spans.shape[1] != 2 or np.any(spans[:, 0] < 0) \
             or np.any(spans[:, 1] > len(x)) or np.any(spans[:, 0] >= spans[:, 1]):  # fmt: skip
         raise ValueError(f"highlight: expected (start, stop) pairs with 0 <= start < stop <= "
@@ -334,8 +360,16 @@ def plot_token_attribution(
     Returns
     -------
     matplotlib.axes.Axes
+
+    Raises
+    ------
+    TypeError
+        If ``tokens`` are not strings or ``scores`` not numbers.
+    ValueError
+        For empty or non-finite scores, or not one score per token.
     """
     s = _vector(scores, "scores")
+    tokens = strings(tokens, "tokens")
     if len(tokens) != len(s):
         raise ValueError(f"scores: expected one per token ({len(tokens)}), got {len(s)}")
     new = ax is None
@@ -400,9 +434,17 @@ def plot_importance(
     Returns
     -------
     matplotlib.axes.Axes
+
+    Raises
+    ------
+    TypeError
+        If ``values`` or ``errors`` are not numbers, or ``names`` not strings.
+    ValueError
+        For empty or non-finite values, lengths that differ, negative errors, or a
+        ``top`` that is not a positive integer.
     """
     v = _vector(values, "values")
-    if len(names) != len(v):
+    if len(strings(names, "names")) != len(v):
         raise ValueError(f"names: expected one per value ({len(v)}), got {len(names)}")
     err = None if errors is None else _vector(errors, "errors")
     if err is not None and (len(err) != len(v) or np.any(err < 0)):
@@ -442,12 +484,20 @@ def plot_attention(
     Returns
     -------
     matplotlib.axes.Axes
+
+    Raises
+    ------
+    TypeError
+        If ``matrix`` is not numbers or ``tokens`` not strings.
+    ValueError
+        For an empty or non-finite matrix, a shape other than ``(n_queries, n_keys)``, or
+        labels that do not fit.
     """
     m = _squeeze_leading(_array(matrix, "matrix"), 2)
     if m.ndim != 2:
         raise ValueError("matrix: expected (n_queries, n_keys); select one layer and head, "
                          f"got shape {np.shape(matrix)}")  # fmt: skip
-    if tokens is not None and not (len(tokens) == m.shape[0] == m.shape[1]):
+    if tokens is not None and not (len(strings(tokens, "tokens")) == m.shape[0] == m.shape[1]):
         raise ValueError(f"tokens: expected {m.shape[0]} labels for a square matrix, got "
                          f"{len(tokens)} labels for shape {m.shape}")  # fmt: skip
     n = max(m.shape)

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._common import finite_array
+
 #: Side of the square input of EfficientNet-Lite0.
 IMAGENET_SIZE = 224
 # EfficientNet-Lite was trained on pixels scaled as (x - 127) / 128 (TensorFlow's
@@ -140,7 +142,7 @@ def _as_uint8_images(image: Any) -> tuple[torch.Tensor, bool]:
         image = image.detach().cpu().numpy()
     if not isinstance(image, np.ndarray):
         raise TypeError(f"expected a NumPy array (H, W, 3), got {type(image).__name__}")
-    if image.ndim not in (3, 4) or image.shape[-1] != 3:
+    if image.ndim not in (3, 4) or image.shape[-1] != 3 or image.size == 0:
         raise ValueError(
             "expected an RGB image (H, W, 3) or a batch (n, H, W, 3), channels last, "
             f"got shape {image.shape}"
@@ -148,7 +150,9 @@ def _as_uint8_images(image: Any) -> tuple[torch.Tensor, bool]:
     if image.dtype != np.uint8:
         if not np.issubdtype(image.dtype, np.floating):
             raise TypeError(f"expected uint8 in [0, 255] or float in [0, 1], got {image.dtype}")
-        if image.size and (np.nanmin(image) < 0 or np.nanmax(image) > 1):
+        if not np.isfinite(image).all():
+            raise ValueError("image contains NaN or infinite values")
+        if np.min(image) < 0 or np.max(image) > 1:
             raise ValueError(
                 "float images must lie in [0, 1]; got values in "
                 f"[{np.nanmin(image):.3g}, {np.nanmax(image):.3g}]"
@@ -163,8 +167,37 @@ def scale_imagenet_pixels(images: torch.Tensor) -> torch.Tensor:
     """Scale pixel values in [0, 255] to EfficientNet-Lite's input range, ``(x - 127) / 128``.
 
     The model was trained with this scaling, not ImageNet's mean and standard deviation.
+
+    Parameters
+    ----------
+    images : torch.Tensor
+        ``(n, 3, H, W)`` or ``(3, H, W)``, pixel values in [0, 255] (uint8 or float).
+
+    Returns
+    -------
+    torch.Tensor
+        float32, same shape.
+
+    Raises
+    ------
+    TypeError
+        If ``images`` is not a tensor.
+    ValueError
+        For another shape, no pixels, NaN or infinite values, or values outside [0, 255].
     """
-    return (images.float() - _LITE_MEAN) / _LITE_STD
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images: expected a torch.Tensor (n, 3, H, W) of pixels in [0, 255], "
+                        f"got {type(images).__name__}")  # fmt: skip
+    if images.ndim not in (3, 4) or images.shape[-3] != 3 or images.numel() == 0:
+        raise ValueError(f"images: expected RGB images (n, 3, H, W) or (3, H, W), got shape "
+                         f"{tuple(images.shape)}")  # fmt: skip
+    x = images.float()
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("images contains NaN or infinite values")
+    if float(x.min()) < -1e-3 or float(x.max()) > 255 + 1e-3:
+        raise ValueError(f"images: expected pixel values in [0, 255], got values in "
+                         f"[{float(x.min()):.3g}, {float(x.max()):.3g}]")  # fmt: skip
+    return (x - _LITE_MEAN) / _LITE_STD
 
 
 def preprocess_imagenet(image: np.ndarray, size: int = IMAGENET_SIZE) -> torch.Tensor:
@@ -217,10 +250,16 @@ def deprocess_imagenet(x: torch.Tensor) -> np.ndarray:
     numpy.ndarray
         float32 ``(H, W, 3)`` (or ``(n, H, W, 3)``) in [0, 1], channels last, as
         ``pytorch_grad_cam.utils.image.show_cam_on_image`` expects.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not numbers.
+    ValueError
+        For no values, NaN or infinite values, or a shape other than ``(3, H, W)`` /
+        ``(n, 3, H, W)``.
     """
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    x = np.asarray(x, dtype=np.float32)
+    x = finite_array(x, "x").astype(np.float32)
     if x.ndim not in (3, 4) or x.shape[-3] != 3:
         raise ValueError(f"expected a tensor (3, H, W) or (n, 3, H, W), got shape {x.shape}")
     pixels = np.clip((x * _LITE_STD + _LITE_MEAN) / 255.0, 0.0, 1.0)

@@ -23,6 +23,7 @@ from math import factorial
 
 import numpy as np
 
+from ._common import finite_array
 from .checks import CheckResult, check_close
 
 #: Largest number of features :func:`exact_shapley_values` enumerates (2**12 coalitions).
@@ -38,12 +39,14 @@ def _validate(
             "predict must be a function mapping an (n, M) array to n outputs, "
             f"got {type(predict).__name__}"
         )
-    x_arr = np.asarray(x, dtype=float)
+    x_arr = finite_array(x, "x")
     if x_arr.ndim == 2 and x_arr.shape[0] == 1:
         x_arr = x_arr[0]
     if x_arr.ndim != 1:
         raise ValueError(f"x must be one row of shape (M,) or (1, M), got shape {x_arr.shape}")
-    bg = np.asarray(background, dtype=float)
+    # an empty background is left to the shape check below, which says what is missing
+    bg = (np.asarray(background, dtype=float) if np.size(background) == 0
+          else finite_array(background, "background"))  # fmt: skip
     if bg.ndim == 1:
         bg = bg[None, :]
     if bg.ndim != 2 or bg.shape[0] == 0:
@@ -95,8 +98,9 @@ def coalition_values(
     Raises
     ------
     TypeError, ValueError
-        For a non-callable ``predict``, mismatched shapes, more than
-        :data:`MAX_FEATURES` features or a ``predict`` that returns the wrong shape.
+        For a non-callable ``predict``, inputs that are not finite numbers, mismatched
+        shapes, more than :data:`MAX_FEATURES` features or a ``predict`` that returns
+        the wrong shape.
     """
     x_arr, bg = _validate(predict, x, background)
     n_features, n_bg = x_arr.shape[0], bg.shape[0]

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from ._common import describe, finite_array, real_number
+
 #: Corners accepted by :func:`marker_region` and :func:`add_marker`.
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 
@@ -86,7 +88,7 @@ def marker_region(shape: Sequence[int], size: int = 4, corner: str = "top-left")
     if not 1 <= size <= min(height, width):
         raise ValueError(f"size must lie in [1, {min(height, width)}] for {shape} images, "
                          f"got {size}")  # fmt: skip
-    if corner not in CORNERS:
+    if not isinstance(corner, str) or corner not in CORNERS:
         raise ValueError(f"corner must be one of {CORNERS}, got {corner!r}")
     rows = slice(0, size) if corner.startswith("top") else slice(height - size, height)
     cols = slice(0, size) if corner.endswith("left") else slice(width - size, width)
@@ -137,25 +139,32 @@ def add_marker(
 
     Raises
     ------
+    TypeError
+        If ``fraction`` is not a number.
     ValueError
-        For bad shapes, a class that does not occur in ``labels``, or ``fraction``
-        outside [0, 1].
+        For bad shapes, NaN or infinite pixels, a class that does not occur in
+        ``labels``, or ``fraction`` outside [0, 1].
     """
     images = _to_numpy(images, "images")
     labels = _to_numpy(labels, "labels")
     if images.ndim not in (3, 4):
         raise ValueError(f"images must be (n, H, W) or (n, C, H, W), got shape {images.shape}")
+    if images.dtype.kind == "f" and not np.isfinite(images).all():
+        raise ValueError("images contains NaN or infinite values")
     if labels.ndim != 1 or len(labels) != len(images):
         raise ValueError(
             f"labels must have shape ({len(images)},) to match images, got {labels.shape}"
         )
-    if not 0.0 <= fraction <= 1.0:
+    if not 0.0 <= real_number(fraction, "fraction") <= 1.0:
         raise ValueError(f"fraction must lie in [0, 1], got {fraction!r}")
     region = marker_region(images.shape[1:], size, corner)
     if target_class is None:
         eligible = np.ones(len(images), dtype=bool)
     else:
         classes = np.atleast_1d(np.asarray(target_class))
+        if classes.ndim != 1 or len(classes) == 0:
+            raise ValueError(f"target_class: expected a class, a list of classes or None, got "
+                             f"{describe(target_class)}")  # fmt: skip
         missing = [c for c in classes.tolist() if c not in set(labels.tolist())]
         if missing:
             raise ValueError(
@@ -201,11 +210,13 @@ def attribution_mass_in_region(attribution: Any, mask: Any) -> float:
 
     Raises
     ------
+    TypeError
+        If the attribution is not numbers.
     ValueError
         If the shapes do not fit, the mask is not boolean (or 0/1), or the
-        attribution contains NaN or infinite values.
+        attribution is empty or contains NaN or infinite values.
     """
-    attribution = _to_numpy(attribution, "attribution").astype(np.float64, copy=False)
+    attribution = finite_array(attribution, "attribution")
     mask = _to_numpy(mask, "mask")
     if attribution.ndim < 2:
         raise ValueError(f"attribution must have at least 2 axes (H, W), got {attribution.shape}")
@@ -223,8 +234,6 @@ def attribution_mass_in_region(attribution: Any, mask: Any) -> float:
             f"{attribution.shape}: expected the same shape or one that broadcasts to it "
             "with the same (H, W)"
         )
-    if not np.isfinite(attribution).all():
-        raise ValueError("attribution contains NaN or infinite values")
     magnitude = np.abs(attribution)
     total = magnitude.sum()
     if total == 0:
@@ -262,9 +271,11 @@ def peak_in_region(attribution: Any, mask: Any) -> np.ndarray:
 
     Raises
     ------
+    TypeError
+        If the attribution is not numbers.
     ValueError
-        If the shapes do not fit, the mask is not boolean (or 0/1) or empty, or
-        the attribution contains NaN or infinite values.
+        If the shapes do not fit, the attribution is empty or contains NaN or
+        infinite values, or the mask is not boolean (or 0/1) or empty.
 
     Examples
     --------
@@ -273,15 +284,13 @@ def peak_in_region(attribution: Any, mask: Any) -> np.ndarray:
     >>> peak_in_region(maps, region).tolist()
     [1.0, 0.0]
     """
-    attribution = _to_numpy(attribution, "attribution").astype(np.float64, copy=False)
+    attribution = finite_array(attribution, "attribution")
     mask = _to_numpy(mask, "mask")
     if attribution.ndim not in (3, 4):
         raise ValueError(
             f"attribution must be a batch (n, H, W) or (n, C, H, W), got shape "
             f"{attribution.shape}; for one map pass a[None]"
         )
-    if not np.isfinite(attribution).all():
-        raise ValueError("attribution contains NaN or infinite values")
     magnitude = np.abs(attribution)
     if magnitude.ndim == 4:
         magnitude = magnitude.sum(axis=1)

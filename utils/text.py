@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._common import model_device
+from ._common import describe, model_device
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -43,12 +43,29 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     -------
     torch.Tensor
         ``(batch, dim)``.
+
+    Raises
+    ------
+    TypeError
+        If ``hidden`` or ``attention_mask`` is not a tensor, or ``hidden`` not floating.
+    ValueError
+        For shapes that do not fit, non-finite ``hidden`` or a mask with other values
+        than 0 and 1.
     """
+    for name, value in (("hidden", hidden), ("attention_mask", attention_mask)):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name}: expected a torch.Tensor, got {describe(value)}")
+    if not hidden.is_floating_point():
+        raise TypeError(f"hidden: expected floating token vectors, got dtype {hidden.dtype}")
     if hidden.ndim != 3 or attention_mask.shape != hidden.shape[:2]:
         raise ValueError(
             "expected hidden (batch, tokens, dim) and attention_mask (batch, tokens), got "
             f"{tuple(hidden.shape)} and {tuple(attention_mask.shape)}"
         )
+    if not bool(torch.isfinite(hidden).all()):
+        raise ValueError("hidden contains NaN or infinite values")
+    if not bool(((attention_mask == 0) | (attention_mask == 1)).all()):
+        raise ValueError("attention_mask: expected 1 for real tokens and 0 for padding")
     mask = attention_mask.to(hidden.dtype).unsqueeze(-1)
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
@@ -77,8 +94,21 @@ def encode_texts(
     -------
     numpy.ndarray
         float32 ``(len(texts), hidden_size)``.
+
+    Raises
+    ------
+    TypeError
+        If ``tokenizer`` is not callable, ``model`` not a module or ``texts`` not a
+        non-empty sequence of strings.
+    ValueError
+        If ``batch_size`` or ``max_length`` is not a positive integer.
     """
     device = model_device(model)
+    if not callable(tokenizer):
+        raise TypeError(f"tokenizer: expected a callable Hugging Face tokenizer, got "
+                        f"{describe(tokenizer)}")  # fmt: skip
+    if not hasattr(texts, "__iter__"):
+        raise TypeError(f"texts must be a non-empty sequence of str, got {describe(texts)}")
     if isinstance(texts, str):
         raise TypeError("texts must be a sequence of strings, got a single str: wrap it in a list")
     texts = list(texts)

@@ -19,23 +19,12 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
-from ._common import model_device
+from ._common import as_path, finite_batch, model_device, real_number
 from .data_files import data_path
 
 
 def _as_tensor(values: Any, name: str, dtype: torch.dtype) -> torch.Tensor:
-    if isinstance(values, torch.Tensor):
-        tensor = values.detach()
-    else:
-        try:
-            tensor = torch.as_tensor(np.asarray(values))
-        except (TypeError, ValueError) as err:
-            raise TypeError(
-                f"{name}: expected a NumPy array or tensor, got {type(values).__name__}"
-            ) from err
-    if tensor.ndim == 0:
-        raise ValueError(f"{name}: expected an array with a first (sample) axis, got a scalar")
-    return tensor.to(dtype)
+    return finite_batch(values, name).detach().to(dtype)
 
 
 def _labels(y: Any, n: int, name: str) -> torch.Tensor:
@@ -120,8 +109,8 @@ def train(
     Raises
     ------
     ValueError, TypeError
-        For mismatched lengths, non-integer labels, labels out of range or bad
-        hyper-parameters.
+        For empty or non-finite inputs, mismatched lengths, non-integer labels, labels
+        out of range or bad hyper-parameters.
 
     Examples
     --------
@@ -133,8 +122,7 @@ def train(
     for name, value in [("epochs", epochs), ("batch_size", batch_size)]:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
+    real_number(lr, "lr", minimum=0.0, strict=True)
     if schedule not in ("constant", "cosine"):
         raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
     X = _as_tensor(X_train, "X_train", torch.float32)
@@ -145,8 +133,6 @@ def train(
             raise ValueError("give both X_val and y_val, or neither")
         Xv = _as_tensor(X_val, "X_val", torch.float32)
         yv = _labels(y_val, len(Xv), "y_val")
-    if len(X) == 0:
-        raise ValueError("X_train is empty")
 
     history: dict[str, Any] = {"loss": [], "accuracy": []}
     if has_val:
@@ -252,6 +238,13 @@ def predict_proba(model: nn.Module, X: Any, batch_size: int = 256) -> np.ndarray
     -------
     numpy.ndarray
         float32 ``(n, n_classes)``; each row sums to 1.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a module or ``X`` not numbers.
+    ValueError
+        For an empty or non-finite ``X`` or a bad ``batch_size``.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -268,11 +261,17 @@ def predict_proba(model: nn.Module, X: Any, batch_size: int = 256) -> np.ndarray
 
 
 def evaluate(model: nn.Module, X: Any, y: Any, batch_size: int = 256) -> float:
-    """Return the accuracy of ``model`` on ``(X, y)``, a float in [0, 1]."""
+    """Return the accuracy of ``model`` on ``(X, y)``, a float in [0, 1].
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a module, ``X`` not numbers or ``y`` not integer labels.
+    ValueError
+        For an empty or non-finite ``X``, labels that do not fit, or a bad ``batch_size``.
+    """
     X = _as_tensor(X, "X", torch.float32)
     labels = _labels(y, len(X), "y").numpy()
-    if len(X) == 0:
-        raise ValueError("X is empty")
     return float(np.mean(predict_proba(model, X, batch_size).argmax(1) == labels))
 
 
@@ -289,9 +288,16 @@ def save_weights(model: nn.Module, path: str | Path) -> Path:
     -------
     pathlib.Path
         The written file.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a module or ``path`` not a path.
+    ValueError
+        If ``path`` does not end in ``.safetensors``.
     """
     model_device(model)
-    path = Path(path)
+    path = as_path(path, "path")
     if path.suffix != ".safetensors":
         raise ValueError(f"path should end in '.safetensors', got {str(path)!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -301,6 +307,7 @@ def save_weights(model: nn.Module, path: str | Path) -> Path:
 
 
 def _resolve(name_or_path: str | Path) -> Path:
+    as_path(name_or_path, "name_or_path")
     text = str(name_or_path)
     if isinstance(name_or_path, Path) or text.endswith(".safetensors") or os.sep in text:
         path = Path(name_or_path)
@@ -314,8 +321,8 @@ def _resolve(name_or_path: str | Path) -> Path:
         return data_path(f"weights/{text}.safetensors")
     except KeyError:
         raise FileNotFoundError(
-            f"No shipped weights named {text!r}; shipped: {shipped_weights()}. "
-            "To load your own file, pass its path ending in '.safetensors'."
+            f"No shipped weights named {text!r}; expected one of {shipped_weights()}, "
+            "or the path of your own file ending in '.safetensors'."
         ) from None
 
 
@@ -347,6 +354,8 @@ def load_weights(model: nn.Module, name_or_path: str | Path) -> nn.Module:
 
     Raises
     ------
+    TypeError
+        If ``model`` is not a module or ``name_or_path`` not a string or path.
     FileNotFoundError
         If the file or name does not exist.
     ValueError
