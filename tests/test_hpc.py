@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -29,7 +31,9 @@ def test_batch_job_keeps_outputs_and_survives_a_failing_notebook(tmp_path):
                 nbformat.v4.new_code_cell("1 / 0"), nbformat.v4.new_code_cell("print('never')")]
     nbformat.write(nb, broken)
     good = "xai-for-1d-data/02_transformers_and_self_attention.ipynb"
-    env = os.environ | {"XAI_SITE_ENV": _site(tmp_path)}
+    # the job's `python` is this interpreter's, even when the environment is not activated
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    env = os.environ | {"XAI_SITE_ENV": _site(tmp_path), "PATH": path}
     env.pop("SLURM_SUBMIT_DIR", None)
     proc = subprocess.run(["bash", "hpc/run_notebooks.sbatch", str(broken), good], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
