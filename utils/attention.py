@@ -127,6 +127,14 @@ def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
 
     Head ``h`` gets the features ``h * d/h ... (h+1) * d/h - 1``, as in
     :class:`torch.nn.MultiheadAttention`.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a tensor or array.
+    ValueError
+        For an empty or non-finite ``x``, another shape, or a ``num_heads`` that is not
+        a positive integer dividing ``d``.
     """
     x = _tensor(x, "x")
     if isinstance(num_heads, bool) or not isinstance(num_heads, int) or num_heads < 1:
@@ -141,7 +149,15 @@ def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
 
 
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
-    """Undo :func:`split_heads`: ``(batch, heads, tokens, d_h)`` -> ``(batch, tokens, h*d_h)``."""
+    """Undo :func:`split_heads`: ``(batch, heads, tokens, d_h)`` -> ``(batch, tokens, h*d_h)``.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a tensor or array.
+    ValueError
+        For an empty or non-finite ``x`` or another shape.
+    """
     x = _tensor(x, "x")
     if x.ndim != 4:
         raise ValueError(

@@ -230,6 +230,12 @@ def region_mask(regions: Any, length: int) -> np.ndarray:
         ``(n, 2)`` pairs (or one ``(2,)`` pair, giving ``(1, length)``).
     length : int
         Number of samples of the signals.
+
+    Raises
+    ------
+    ValueError
+        For no regions, regions that are not integer ``[start, stop)`` pairs inside
+        the signal, or a ``length`` that is not a positive integer.
     """
     if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
         raise ValueError(f"length must be a positive integer, got {length!r}")
@@ -265,6 +271,14 @@ def mass_in_region(attribution: Any, regions: Any, positive: bool = True) -> np.
     numpy.ndarray or float
         ``(n,)`` shares in [0, 1] (a float for a single map); ``nan`` where a
         map has no (positive) mass at all.
+
+    Raises
+    ------
+    TypeError
+        If ``attribution`` is not numbers.
+    ValueError
+        For empty or non-finite maps, a shape other than ``(T,)`` / ``(n, T)``, or
+        regions that are not one integer ``[start, stop)`` pair per map inside it.
     """
     a, r, single = _maps_and_regions(attribution, regions)
     m = np.clip(a, 0, None) if positive else np.abs(a)
@@ -294,6 +308,14 @@ def pointing_game(attribution: Any, regions: Any) -> np.ndarray | bool:
     -------
     numpy.ndarray or bool
         bool ``(n,)`` (a bool for a single map).
+
+    Raises
+    ------
+    TypeError
+        If ``attribution`` is not numbers.
+    ValueError
+        For empty or non-finite maps, a shape other than ``(T,)`` / ``(n, T)``, or
+        regions that are not one integer ``[start, stop)`` pair per map inside it.
     """
     a, r, single = _maps_and_regions(attribution, regions)
     peak = a.argmax(axis=1)
@@ -312,6 +334,12 @@ def region_fraction(regions: Any, length: int) -> np.ndarray | float:
     -------
     numpy.ndarray or float
         ``(n,)`` for ``(n, 2)`` regions, a float for one ``(2,)`` pair.
+
+    Raises
+    ------
+    ValueError
+        For no regions, regions that are not integer ``[start, stop)`` pairs inside
+        the signal, or a ``length`` that is not a positive integer.
     """
     single = np.ndim(regions) == 1
     mask = region_mask(regions, length)

@@ -59,6 +59,13 @@ class Dataset:
         Columns that hold protected attributes (for the bias discussions).
     frame : pandas.DataFrame or None
         The raw table with readable categories (tabular sets only).
+
+    Raises
+    ------
+    TypeError
+        If a field has the wrong type (e.g. ``X_train`` not a DataFrame or array).
+    ValueError
+        If a split is empty or its labels do not fit its rows (one finite value each).
     """
 
     name: str

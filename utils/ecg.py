@@ -76,6 +76,14 @@ class EcgData:
         Sampling rate in Hz.
     abnormality : str
         ``"wide_qrs"`` or ``"inverted_t"``.
+
+    Raises
+    ------
+    TypeError
+        If a field has the wrong type.
+    ValueError
+        If the regions are not one ``[start, stop)`` per window inside it, ``fs`` is
+        not positive or the abnormality is unknown.
     """
 
     dataset: Dataset

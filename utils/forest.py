@@ -136,6 +136,11 @@ def matched_jaccard(labels_ref: Any, labels_other: Any) -> np.ndarray:
     -------
     numpy.ndarray, shape (n_clusters_ref,)
         One value per reference cluster, in the order of ``np.unique(labels_ref)``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`jaccard_matrix`.
     """
     J = jaccard_matrix(_labels(labels_ref, "labels_ref"),
                        _labels(labels_other, "labels_other")).astype(float)  # fmt: skip

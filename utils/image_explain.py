@@ -294,6 +294,11 @@ def lime_image_map(explanation: Any, label: int) -> np.ndarray:
         float64 ``(H, W)`` attribution map (signed: > 0 supports ``label``), ready
         for :func:`utils.show_attribution` and
         :func:`utils.attribution_mass_in_region`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`segment_weights`.
     """
     weights = segment_weights(explanation, label)
     return weights[np.asarray(explanation.segments)]

@@ -288,6 +288,14 @@ class LocalSurrogate:
         Weighted R^2 (fidelity of the surrogate on the samples).
     distances, weights : numpy.ndarray
         Euclidean distance of each sample to the instance and its kernel weight.
+
+    Raises
+    ------
+    TypeError
+        If a field is not numbers.
+    ValueError
+        For non-finite values, empty arrays, or distances and weights that are negative
+        or of different lengths.
     """
 
     intercept: float

@@ -68,6 +68,14 @@ def marker_region(shape: Sequence[int], size: int = 4, corner: str = "top-left")
     numpy.ndarray
         bool array of shape ``shape``.
 
+    Raises
+    ------
+    TypeError
+        If ``shape`` is not a sequence of ints or ``size`` not an integer.
+    ValueError
+        For a shape that is not ``(H, W)`` / ``(C, H, W)``, a ``size`` that does not fit
+        or an unknown ``corner``.
+
     Examples
     --------
     >>> marker_region((4, 4), size=2, corner="bottom-right").astype(int)
