@@ -26,8 +26,10 @@ class CheckResult:
     """
 
     def __init__(self, name: str, passed: bool) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise TypeError(f"name: expected a non-empty string, got {name!r}")
         self.name = name
-        self.passed = bool(passed)
+        self.passed = _truth(passed, "passed")
 
     def __bool__(self) -> bool:
         return self.passed
@@ -37,6 +39,18 @@ class CheckResult:
 
     def _ipython_display_(self) -> None:
         """Display nothing: the check already printed its verdict."""
+
+
+def _truth(value: object, name: str) -> bool:
+    """Return ``bool(value)`` for one condition; a clear error for arrays of several values."""
+    if hasattr(value, "detach"):  # torch tensor
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        if value.size != 1:
+            raise TypeError(f"{name}: expected one condition (True or False), got an array of "
+                            f"shape {value.shape}; combine it with .all() or .any()")  # fmt: skip
+        value = value.item()
+    return bool(value)
 
 
 def _report(name: str, passed: bool, hint: str) -> CheckResult:
@@ -99,7 +113,7 @@ def check_close(
     """
     ref = _as_array(expected, "expected")
     if ref is None:
-        raise ValueError("check_close needs a reference value, got None")
+        raise ValueError("expected: check_close needs a reference value (numbers), got None")
     got = _as_array(answer, name)
     if got is None:
         return _report(name, False, "no answer yet - replace the placeholder with your code.")
@@ -158,6 +172,11 @@ def check_choice(
     def norm(x: object) -> object:
         return x.strip().lower() if isinstance(x, str) else x
 
+    for arg, value in (("options", options), ("accepted", accepted)):
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | set | frozenset):
+            raise TypeError(f"{arg}: expected a list of options, got {type(value).__name__}")
+        if not all(isinstance(v, str | int | float | bool | np.integer) for v in value):
+            raise TypeError(f"{arg}: expected strings or numbers, got {list(value)!r}")
     normed = [norm(o) for o in options]
     keys = {answer_key(o) for o in options}
     plain = {norm(a) for a in accepted if not str(a).startswith("sha256:")}
@@ -166,7 +185,7 @@ def check_choice(
         raise ValueError(f"accepted answers {list(accepted)} are not among options {list(options)}")
     if answer is None or answer is Ellipsis:
         return _report(name, False, "no answer yet - set the variable to one of the options.")
-    if norm(answer) not in normed:
+    if not isinstance(answer, str | int | float | bool | np.integer) or norm(answer) not in normed:
         return _report(name, False, f"choose one of {list(options)}, got {answer!r}.")
     return _report(name, norm(answer) in plain or answer_key(answer) in hashed, hint)
 
@@ -208,7 +227,9 @@ def claim(key: str, holds: bool, statement: str, evidence: str = "") -> CheckRes
         raise ValueError(f"claim key must be letters, digits, '-' or '_', got {key!r}")
     if not isinstance(statement, str) or not statement.strip():
         raise ValueError("claim needs the statement it asserts, as a non-empty string")
-    detail = f" ({evidence})" if evidence else ""
+    detail = "" if evidence is None or (isinstance(evidence, str) and not evidence) else (
+        f" ({evidence})")
+    holds = _truth(holds, "holds")
     if holds:
         print(f"✔ claim {key} holds: {statement}{detail}")
     else:
@@ -216,7 +237,7 @@ def claim(key: str, holds: bool, statement: str, evidence: str = "") -> CheckRes
               "around it is out of date (a library update or a retrained model?).")
         if os.environ.get(STRICT_ENV_VAR) == "1":
             raise AssertionError(f"claim {key!r} does not hold: {statement}{detail}")
-    return CheckResult(key, bool(holds))
+    return CheckResult(key, holds)
 
 
 def check_true(
@@ -231,4 +252,4 @@ def check_true(
     name, hint : str
         As in :func:`check_close`.
     """
-    return _report(name, bool(condition), hint)
+    return _report(name, _truth(condition, "condition"), hint)
