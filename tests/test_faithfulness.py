@@ -258,3 +258,26 @@ def test_tied_maps_are_seeded_and_independent_of_the_batch():
     np.testing.assert_array_equal(batched, again)
     other = deletion_curves(model, images, maps, targets=1, tie_breaks=7, seed=3)[1]
     assert not np.allclose(batched, other)
+
+
+def test_patches_equal_to_the_baseline_are_evaluated_once():
+    """Deleting a patch that already equals the baseline gives the same image: one evaluation."""
+    model, image, _ = _setup(size=2, seed=3)
+    image = image.clone()
+    image[0, 0, 1] = image[0, 1, 0] = 0.0  # two "empty" patches (baseline 0)
+    brute = np.mean([_curve_of_order(model, image, perm)
+                     for perm in itertools.permutations(range(4))], axis=0)  # fmt: skip
+
+    class Counting(nn.Module):
+        def __init__(self, inner: nn.Module) -> None:
+            super().__init__()
+            self.inner, self.seen = inner, 0
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.seen += len(x)
+            return self.inner(x)
+
+    counting = Counting(model)
+    curve = deletion_curve(counting, image, np.zeros((2, 2)), target=1, tie_breaks=24)[1]
+    np.testing.assert_allclose(curve, brute, rtol=1e-10)
+    assert counting.seen == 4  # intact, one or both non-empty patches deleted (2 ways), all

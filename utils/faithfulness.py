@@ -191,11 +191,14 @@ def _deleted_images(
 ) -> tuple[torch.Tensor, np.ndarray]:
     """Delete the first ``counts[k]`` patches of each order from ``x``.
 
-    Returns the distinct deleted images ``(m, C, H, W)`` (orders that differ only in tied
-    patches share their first steps) and ``(len(orders), len(counts))`` indices into them.
+    Returns the distinct deleted images ``(m, C, H, W)`` and ``(len(orders), len(counts))``
+    indices into them. Two steps give the same image when their deleted sets differ only in
+    patches that already equal the baseline (e.g. empty patches of a black-background digit),
+    so each distinct image is evaluated once, however many tie-break orders lead to it.
     """
     _, H, W = x.shape
     grid = (H // p, W // p)
+    differs = (x != base).any(0).reshape(grid[0], p, grid[1], p).any(axis=(1, 3)).numpy().ravel()
     position: dict[bytes, int] = {}
     masks = []
     index = np.empty((len(orders), len(counts)), dtype=np.int64)
@@ -203,7 +206,7 @@ def _deleted_images(
         deleted = np.zeros(grid[0] * grid[1], dtype=bool)
         for k, count in enumerate(counts):
             deleted[order[:count]] = True
-            key = deleted.tobytes()
+            key = (deleted & differs).tobytes()
             if key not in position:
                 position[key] = len(masks)
                 masks.append(deleted.reshape(grid).repeat(p, axis=0).repeat(p, axis=1))
