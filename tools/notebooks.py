@@ -5,6 +5,7 @@ Usage (from the repository root)::
     python tools/notebooks.py sync    # rewrite badges + setup cells, regenerate students
     python tools/notebooks.py sync xai-for-image-data/02_grad_cam.ipynb   # only these
     python tools/notebooks.py check   # exit 1 if anything is out of sync (used by the tests)
+    python tools/notebooks.py nbgrader HOMEWORK_solution.ipynb --out source/hw1  # nbgrader
 
 Conventions
 -----------
@@ -37,6 +38,26 @@ plausible wrong answer and, where a task admits several, an alternative correct 
 ``tests/test_notebooks.py`` executes every solution notebook with each variant put in
 place of its region (:func:`variant_sources`): a WRONG variant must make an exercise
 check fail before the next task's cell, an ALTERNATIVE must pass every check.
+
+Graded homework (nbgrader's format)
+-----------------------------------
+A solution notebook with at least one cell tagged ``graded`` is a graded homework
+(see GRADING.md). ``sync`` derives nbgrader's cell metadata (``metadata.nbgrader``,
+schema 3) from the cell tags, so that the solution notebook is an nbgrader source:
+
+* a code cell with a ``# BEGIN SOLUTION`` region: a solution cell;
+* a code cell tagged ``graded`` and ``points-N``: an autograded test cell worth N points;
+  lines from ``### BEGIN HIDDEN TESTS`` to ``### END HIDDEN TESTS`` are hidden tests;
+* a markdown cell tagged ``solution`` and ``points-N``: a manually graded answer;
+* the code cell tagged ``student-id`` (name and ID) and the cell tagged ``submit``
+  (the hand-in check) stay without nbgrader metadata: nbgrader keeps what the student
+  wrote there.
+
+The ``grade_id`` is the cell id. The student version drops the hidden tests exactly as
+nbgrader's ``ClearHiddenTests`` does (the delimiter lines and everything between them).
+``python tools/notebooks.py nbgrader SOLUTION --out DIR`` writes the nbgrader source of
+a homework: the solution notebook without answer variants and ``solution-only`` cells,
+named like the student version.
 """
 
 from __future__ import annotations
@@ -60,6 +81,11 @@ VARIANT_END_RE = re.compile(r"^\s*# END (?P<kind>WRONG|ALTERNATIVE)\s*$")
 #: Day folders whose notebooks use no neural network: their setup cell does not load torch.
 TABULAR_FOLDERS = ("xai-for-tabular-data",)
 ANSWER_STUB = "**Your answer:** *(write your answer here)*"
+#: Graded homework: cell tags and nbgrader's delimiters (matched as substrings, as nbgrader does).
+GRADED_TAG, STUDENT_ID_TAG, SUBMIT_TAG = "graded", "student-id", "submit"
+POINTS_RE = re.compile(r"^points-(?P<points>\d+(?:\.\d+)?)$")
+HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+NBGRADER_SCHEMA = 3
 
 
 def _course_config() -> tuple[str, str]:
@@ -191,7 +217,111 @@ def normalise(nb: nbformat.NotebookNode, path: Path) -> nbformat.NotebookNode:
     nb.metadata.pop("widgets", None)
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python",
                                  "name": "python3"}  # fmt: skip
+    if is_graded(nb):
+        add_nbgrader_metadata(nb, path)
     return nb
+
+
+def is_graded(nb: nbformat.NotebookNode) -> bool:
+    """True for a graded homework: a notebook with a cell tagged ``graded``."""
+    return any(GRADED_TAG in _tags(cell) for cell in nb.cells)
+
+
+def cell_points(cell: nbformat.NotebookNode) -> float | None:
+    """Return the points of a cell's ``points-N`` tag, or None without one."""
+    found = [m.group("points") for m in map(POINTS_RE.match, _tags(cell)) if m]
+    if len(found) > 1:
+        raise ValueError(f"cell {cell.get('id')}: more than one points-N tag")
+    if not found:
+        return None
+    value = float(found[0])
+    return int(value) if value.is_integer() else value
+
+
+def _has_solution_region(cell: nbformat.NotebookNode) -> bool:
+    return cell.cell_type == "code" and any(BEGIN_RE.match(x) for x in cell.source.splitlines())
+
+
+def nbgrader_cell_metadata(cell: nbformat.NotebookNode, where: str) -> dict | None:
+    """Return the nbgrader metadata (schema 3) of a cell of a graded homework.
+
+    None for a cell that nbgrader does not treat specially (instructions, context code,
+    the name/ID cell, the hand-in cell). Raises ``ValueError`` for tags that contradict
+    each other (e.g. a graded cell without points, a solution region in a test cell).
+    """
+    tags, points = _tags(cell), cell_points(cell)
+    base = {"grade_id": cell.get("id") or "", "locked": False, "schema_version": NBGRADER_SCHEMA,
+            "task": False}  # fmt: skip
+    if not base["grade_id"]:
+        raise ValueError(f"{where}: a graded homework needs cell ids (nbformat >= 4.5)")
+    hidden = HIDDEN_BEGIN in cell.source or HIDDEN_END in cell.source
+    if GRADED_TAG in tags:
+        if cell.cell_type != "code" or points is None or _has_solution_region(cell):
+            raise ValueError(f"{where}: a 'graded' cell is a code cell with a 'points-N' tag "
+                             "and no solution region (put the answer in the cell before it)")
+        return {**base, "grade": True, "solution": False, "locked": True, "points": points}
+    if hidden:
+        raise ValueError(f"{where}: hidden tests belong in a cell tagged 'graded'")
+    if _has_solution_region(cell):
+        if points is not None or {STUDENT_ID_TAG, SUBMIT_TAG} & set(tags):
+            raise ValueError(f"{where}: a solution cell carries no points (its test cell does) "
+                             "and is neither the name/ID nor the hand-in cell")
+        return {**base, "grade": False, "solution": True}
+    if cell.cell_type == "markdown" and "solution" in tags:
+        if points is None:
+            raise ValueError(f"{where}: a model answer of a graded homework needs 'points-N'")
+        return {**base, "grade": True, "solution": True, "points": points}
+    if points is not None:
+        raise ValueError(f"{where}: 'points-N' only on a 'graded' test cell or a model answer")
+    return None
+
+
+def add_nbgrader_metadata(nb: nbformat.NotebookNode, path: Path | str = "notebook") -> None:
+    """Set ``metadata.nbgrader`` of every cell of a graded homework from its tags (in place).
+
+    Also checks the homework: exactly one name/ID cell, at most one hand-in cell, at least
+    one graded test cell, balanced hidden-test delimiters.
+    """
+    name = Path(path).name
+    stem = Path(path).stem
+    nb.metadata["homework"] = stem.removesuffix("_solution")  # the name submissions carry
+    ids = [c for c in nb.cells if STUDENT_ID_TAG in _tags(c)]
+    if len(ids) != 1 or ids[0].cell_type != "code":
+        raise ValueError(f"{name}: a graded homework needs exactly one code cell tagged "
+                         f"'{STUDENT_ID_TAG}' (the student's name and ID), found {len(ids)}")
+    if sum(SUBMIT_TAG in _tags(c) for c in nb.cells) > 1:
+        raise ValueError(f"{name}: more than one cell tagged '{SUBMIT_TAG}'")
+    for i, cell in enumerate(nb.cells):
+        meta = nbgrader_cell_metadata(cell, f"{name} cell {i}")
+        if meta is None:
+            cell.metadata.pop("nbgrader", None)
+        else:
+            cell.metadata["nbgrader"] = meta
+        if cell.cell_type == "code":
+            strip_hidden_tests(cell.source, f"{name} cell {i}")  # validates the delimiters
+
+
+def strip_hidden_tests(source: str, where: str = "cell") -> str:
+    """Remove hidden tests as nbgrader's ``ClearHiddenTests`` does.
+
+    Every line that contains ``BEGIN HIDDEN TESTS``, every line up to the next one that
+    contains ``END HIDDEN TESTS`` and that line are dropped.
+    """
+    out, inside = [], False
+    for line in source.split("\n"):
+        if HIDDEN_BEGIN in line:
+            if inside:
+                raise ValueError(f"{where}: nested '{HIDDEN_BEGIN}'")
+            inside = True
+        elif HIDDEN_END in line:
+            if not inside:
+                raise ValueError(f"{where}: '{HIDDEN_END}' without BEGIN")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{where}: '{HIDDEN_BEGIN}' without END")
+    return "\n".join(out)
 
 
 def _strip_solutions(source: str, where: str) -> str:
@@ -320,14 +450,57 @@ def make_student(solution: nbformat.NotebookNode, path: Path) -> nbformat.Notebo
         if cell.cell_type == "markdown" and "solution" in tags:
             answer = nbformat.v4.new_markdown_cell(ANSWER_STUB, metadata={"tags": ["answer"]})
             answer.id = cell.id  # deterministic output: keep the solution cell's id
+            if "nbgrader" in cell.metadata:  # a graded answer stays one for nbgrader
+                answer.metadata["nbgrader"] = cell.metadata["nbgrader"]
             cell = answer
         elif cell.cell_type == "code":
             cell.source = _strip_solutions(cell.source, f"{path.name} cell {i}")
+            if GRADED_TAG in tags:
+                cell.source = strip_hidden_tests(cell.source, f"{path.name} cell {i}")
         cells.append(cell)
     student.cells = cells
-    title = student.cells[0]
-    title.source = title.source.replace(badge_line(path), badge_line(student_path(path)))
+    if path.resolve().is_relative_to(ROOT):  # a course notebook (not a test's synthetic one)
+        title = student.cells[0]
+        title.source = title.source.replace(badge_line(path), badge_line(student_path(path)))
     return student
+
+
+def nbgrader_source(solution: Path | str) -> nbformat.NotebookNode:
+    """Return the nbgrader source of a graded homework (see the module docstring).
+
+    The solution notebook with its nbgrader metadata, without the commented answer
+    variants (an ALTERNATIVE is a correct answer: nbgrader would hand it out) and without
+    ``solution-only`` cells (nbgrader has no such cells); outputs stripped.
+    """
+    path = Path(solution).resolve()
+    nb = nbformat.read(path, as_version=4)
+    nb = normalise(nb, path) if path.is_relative_to(ROOT) else nb
+    if not is_graded(nb):
+        raise ValueError(f"{path.name} is not a graded homework (no cell tagged 'graded')")
+    nb.cells = [c for c in nb.cells if "solution-only" not in _tags(c)]
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            lines = []
+            for line in _drop_variants(cell.source, f"{path.name} cell {i}").splitlines():
+                begin = BEGIN_RE.match(line)
+                if begin and begin.group("hint"):  # nbgrader drops the marker line: keep the hint
+                    lines += [f"{begin.group('indent')}# TODO: {begin.group('hint').strip()}",
+                              f"{begin.group('indent')}# BEGIN SOLUTION"]  # fmt: skip
+                else:
+                    lines.append(line)
+            cell.source = "\n".join(lines)
+    if path.is_relative_to(ROOT):
+        title = nb.cells[0]
+        title.source = title.source.replace(badge_line(path), badge_line(student_path(path)))
+    return nb
+
+
+def write_nbgrader_source(solution: Path | str, out_dir: Path | str) -> Path:
+    """Write :func:`nbgrader_source` to ``out_dir`` under the student notebook's name."""
+    target = Path(out_dir) / student_path(Path(solution)).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(_dump(nbgrader_source(solution)))
+    return target
 
 
 def _dump(nb: nbformat.NotebookNode) -> str:
@@ -368,6 +541,17 @@ def main(argv: list[str]) -> int:
             if not path.exists() or path.read_text() != text:
                 path.write_text(text)
                 print(f"wrote {path.relative_to(ROOT)}")
+        return 0
+    if argv[1:2] == ["nbgrader"]:
+        args = argv[2:]
+        if "--out" not in args or args.index("--out") + 1 >= len(args):
+            print("usage: python tools/notebooks.py nbgrader SOLUTION... --out DIR")
+            return 2
+        at = args.index("--out")
+        out, paths = Path(args[at + 1]), [Path(p) for p in args[:at] + args[at + 2 :]]
+        for path in paths:
+            written = write_nbgrader_source(path, out)
+            print(f"wrote {written}")
         return 0
     if argv[1:] == ["check"]:
         stale = out_of_sync()
