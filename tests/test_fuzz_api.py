@@ -22,7 +22,8 @@ truthy or falsy value. ``utils/checks.py`` is fuzzed in a test of its own (the e
 print their verdict, so their output is dropped there).
 
 Measured with this test on the code before the checks were added (commit 479f47b): 1286 of
-1684 calls clear (76.4 %) outside ``utils.checks``, 50 of 74 in it; after: 1684 of 1684.
+1684 calls clear (76.4 %) outside ``utils.checks``, 50 of 74 in it; after: 1684 of 1684 and
+74 of 74.
 """
 
 from __future__ import annotations
