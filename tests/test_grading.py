@@ -231,6 +231,12 @@ for path in [{scores!r}, {feedback!r}]:
         wrote = True
     except OSError:
         pass
+for junk in ["/tmp/xai-hostile-left-behind", "/dev/shm/xai-hostile-left-behind"]:
+    try:
+        with open(junk, "w") as fh:
+            fh.write("x" * 1000)
+    except OSError:
+        pass
 total = float(np.sum(data)) if wrote else -1.0
 '''
 SWALLOW = '''
@@ -361,6 +367,8 @@ def test_a_submission_cannot_write_the_score_table(hostile):
     assert "HACKED" not in (out / "scores.csv").read_text()
     assert "mallory" not in (out / "scores.csv").read_text()
     assert "HACKED" not in (out / "feedback" / "alice.md").read_text()
+    for junk in ["/tmp/xai-hostile-left-behind", "/dev/shm/xai-hostile-left-behind"]:
+        assert not os.path.exists(junk), "a run left a file in a shared folder"
 
 
 def test_deleted_cells_and_broken_files(hostile):

@@ -118,6 +118,18 @@ def _runtime(workdir: Path) -> Path:
     return runtime
 
 
+def _stage(workdir: Path, isolation: Isolation) -> Path:
+    """A root-only folder for the sandbox's mount handles, outside the folders it hides.
+
+    Under ``/run`` when possible, so that ``/tmp`` itself can be hidden from the runs.
+    """
+    if isolation.mode == "full" and Path("/run").is_dir() and os.access("/run", os.W_OK):
+        path = Path(tempfile.mkdtemp(prefix="xai-grade-", dir="/run"))
+        path.chmod(0o700)
+        return path
+    return _private_dir(workdir, "stage", 0o700)
+
+
 def _thread_env(threads: int) -> dict[str, str]:
     return {k: str(threads) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS",
                                       "OPENBLAS_NUM_THREADS")}  # fmt: skip
@@ -383,11 +395,12 @@ def grade(
          f"isolation {iso.describe()}")  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="xai-grade-"))
+    stage, checker = None, None
     try:
         workdir.chmod(0o711)
         runtime = _runtime(workdir)
         private = _private_dir(workdir, "private", 0o700)
-        stage = _private_dir(workdir, "stage", 0o700)
+        stage = _stage(workdir, iso)
         _private_dir(workdir, "scratch", 0o755 if iso.mode == "full" else 0o700)
         checker = Checker(hw, runtime, private, threads)
         checker.wait_ready(timeout=2 * limits.wall_s)
@@ -397,11 +410,14 @@ def grade(
         home = Path.home()
         hide = [ROOT, hw.path.parent, submissions, out, private]  # stage: root-only anyway
         hide += [home] if home != Path("/") else []
+        # world-writable folders: a run must neither fill the disk nor leave files behind
+        shared = [p for p in map(Path, ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")) if p.is_dir()]
+        hide += [p for p in shared if not (p == stage or p in stage.parents)]
         if manual:
             hide.append(Path(manual).resolve().parent)
         ctx = {"workdir": workdir, "runtime": runtime, "stage": stage, "isolation": iso,
                "limits": limits, "threads": threads, "hide": hide,
-               "expose": python_paths(), "titles": _titles(hw.nb),
+               "expose": [*python_paths(), runtime], "titles": _titles(hw.nb),
                "slots": queue.Queue()}  # fmt: skip
         for slot in range(jobs):
             ctx["slots"].put(slot)
@@ -409,7 +425,14 @@ def grade(
             futures = {s: pool.submit(_run_one, s, p, hw, ctx) for s, p in found.items()}
             runs = {}
             for student, future in futures.items():
-                runs[student] = future.result()
+                try:
+                    runs[student] = future.result()
+                except GradingError:  # the machine, not the submission: stop the batch
+                    raise
+                except Exception as err:  # noqa: BLE001 - one submission never costs the batch
+                    why = f"the grader failed on this file ({type(err).__name__}: {err})"[:300]
+                    runs[student] = _Run(StudentResult(student, status=f"not graded: {why}"),
+                                         Submission(student, found[student], error=why))
                 echo(f"  ran {student}: {runs[student].result.seconds:.1f} s")
         answers_file = private / "answers.json"
         answers_file.write_text(json.dumps({s: r.exports for s, r in runs.items()}))
@@ -425,7 +448,12 @@ def grade(
         echo(f"graded {len(results)} submission(s) in {report.seconds:.1f} s: {out}")
         return report
     finally:
+        if checker is not None and checker.process.poll() is None:
+            checker.process.kill()
+            checker.process.wait()
         shutil.rmtree(workdir, ignore_errors=True)
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
 
 
 def _fmt(points: float | None) -> str:

@@ -6,8 +6,10 @@ that works on the machine):
 ``full`` (root, ``unshare`` and ``setpriv`` available; Linux)
     New mount, network and PID namespaces: no network at all (not even localhost); the
     repository, the homework's folder, the submissions, the output folder, the grader's
-    private files and the invoking user's home are hidden behind empty tmpfs mounts,
-    except the Python installation (read-only); a private tmpfs scratch folder as the
+    private files, the invoking user's home and the world-writable folders (``/tmp``,
+    ``/var/tmp``, ``/dev/shm``: a run cannot fill the disk or leave files behind) are
+    hidden behind empty, small tmpfs mounts, except the Python installation and the
+    runtime copy of the course (read-only); a private tmpfs scratch folder as the
     working directory and ``$HOME``; the code runs as an unprivileged user of its own
     (one per parallel slot) without capabilities and with ``no_new_privs``; when its
     first process ends, the kernel kills every process it started.
@@ -153,6 +155,7 @@ def _full_command(python: str, runner: Path, scratch: Path, stage: Path, uid: in
     for k, path in enumerate(expose):
         lines += [f'mkdir -p "{path}" {fail}', f'mount --bind "{stage}/{k}" "{path}" {fail}',
                   f'mount -o remount,bind,ro "{path}" {fail}']  # fmt: skip
+    lines.append(f'mkdir -p "{scratch}" {fail}')  # its folder may be hidden (e.g. /tmp)
     lines.append(f'mount -t tmpfs -o size={limits.scratch_mb}m,mode=700,uid={uid},gid={uid} '
                  f'xai-scratch "{scratch}" {fail}')  # fmt: skip
     lines.append(f'cd "{scratch}" {fail}')
@@ -256,8 +259,8 @@ def run_sandboxed(
         uid = SANDBOX_UID + slot
         hidden = _topmost(hide or [])
         shown = [p for p in _topmost(expose or []) if _inside(p, hidden)]
-        if _inside(scratch.resolve(), hidden) or _inside(runner.resolve(), hidden):
-            raise ValueError("the sandbox's scratch folder and runtime must not be hidden")
+        if _inside(runner.resolve(), hidden) and not _inside(runner.resolve(), shown):
+            raise ValueError("the sandbox's runtime must be visible: pass it in `expose`")
         command = _full_command(sys.executable, runner, scratch, stage or scratch.parent,
                                 uid, hidden, shown, limits, write_end)  # fmt: skip
     else:
@@ -297,7 +300,7 @@ def run_sandboxed(
     for line in text.splitlines():
         try:
             event = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # a run may write anything on its channel
             continue
         if isinstance(event, dict) and isinstance(event.get("type"), str):
             result.events.append(event)
