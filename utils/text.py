@@ -1,7 +1,9 @@
 """Sentence embeddings and a differentiable sentiment model on a frozen text encoder.
 
-* :func:`mean_pool`: average of the token vectors over the attention mask (the
-  sentence embedding of Sentence-BERT; Reimers & Gurevych, 2019, EMNLP).
+* :func:`mean_pool`: average of the token vectors over the attention mask (the pooling
+  of Sentence-BERT; Reimers & Gurevych, 2019, EMNLP). The published all-MiniLM-L6-v2
+  embedding then scales this mean to unit length (its ``Normalize`` module); the course's
+  features and :class:`MeanPoolClassifier` use the mean without that step.
 * :func:`encode_texts`: mean-pooled embeddings of many texts, in length-sorted
   batches without gradients (fast on a CPU).
 * :func:`linear_head_from_logistic`: a ``torch.nn.Linear`` with the probabilities of
