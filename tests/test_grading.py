@@ -173,11 +173,30 @@ def test_day3_homework_is_graded_and_its_student_version_hides_the_tests():
     assert hw.name == "06_ecg_comparison_homework"
 
 
+GRADED = [p for p in notebooks.all_notebooks() if p.stem.endswith("_solution")
+          and notebooks.is_graded(nbformat.read(p, as_version=4))]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", GRADED, ids=lambda p: p.name)
+def test_every_graded_homework_is_complete(path):
+    """Name/ID and hand-in cells, >= 3 tests and >= 2 written answers, tests that read answers."""
+    hw = hwmod.load_homework(path)
+    nb = nbformat.read(path, as_version=4)
+    tags = [t for c in nb.cells for t in c.metadata.get("tags", [])]
+    assert tags.count("student-id") == 1 and tags.count("submit") == 1
+    assert sum(t.auto for t in hw.tasks) >= 3 and sum(not t.auto for t in hw.tasks) >= 2
+    assert all(t.reads for t in hw.tasks if t.auto)
+    assert hw.name == notebooks.student_path(path).stem
+    hand_in = next(c for c in nb.cells if "submit" in c.metadata.get("tags", []))
+    assert f'submit("{hw.name}.ipynb")' in hand_in.source
+
+
 def test_answer_names_are_what_solution_cells_bind():
     source = ("import numpy as np\nfrom x import y as z\ndef f(a):\n    inner = 1\n"
               "class C: pass\nfor i in range(3):\n    acc = i\nq, (r, s) = 1, (2, 3)\n"
               "with open('f') as fh:\n    pass\n%matplotlib inline")
     assert hwmod.stored_names(source) == {"np", "z", "f", "C", "i", "acc", "q", "r", "s", "fh"}
+    assert hwmod.stored_names("x = [a for a in y]\nz = (b := 3)") == {"x", "z", "b"}
     assert hwmod.loaded_names("print(a + b[c])") == {"print", "a", "b", "c"}
 
 

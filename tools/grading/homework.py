@@ -100,8 +100,12 @@ class _Stores(ast.NodeVisitor):
 
     visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _define
 
-    def visit_Lambda(self, node: ast.Lambda) -> None:
-        pass
+    def _scope(self, node) -> None:  # lambdas and comprehensions bind their own names
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.NamedExpr) and isinstance(sub.target, ast.Name):
+                self.names.add(sub.target.id)  # except the walrus, which leaks out
+
+    visit_Lambda = visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _scope
 
     def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
         for alias in node.names:
@@ -152,17 +156,26 @@ def is_test_cell(cell) -> bool:
 
 
 def _titles(nb) -> list[str]:
-    """For every cell, the title of the task or question it belongs to."""
-    titles, current, question = [], "", ""
+    """For every cell, the title of the task or question it belongs to.
+
+    A code cell belongs to the last heading ``Task ...`` or ``Exercise ...``; a written
+    answer to the ``**Question N**`` (or else the heading) of the markdown cell before it.
+    """
+    titles, current, previous = [], "", ""
+    heading_re = re.compile(r"^#+\s*((?:Task|Exercise)[^\n]*?)\s*(?:\(\s*\d[^)]*\))?"
+                            r"\s*(?:<!--.*?-->)?\s*$", re.M)  # fmt: skip
     for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            heading = re.search(r"^#+\s*(Task[^\n]*?)\s*(?:\(\s*\d[^)]*\))?\s*$", cell.source, re.M)
-            asked = re.search(r"\*\*(Question\s*\d+[a-z]?)", cell.source)
-            if heading:
-                current = heading.group(1).strip()
-            if asked:
-                question = asked.group(1).strip()
-        titles.append(question if cell.cell_type == "markdown" else current)
+        if cell.cell_type != "markdown":
+            titles.append(current)
+            continue
+        asked = re.search(r"\*\*(Question\s*\d+[a-z]?)", previous)
+        section = re.search(r"^#+\s*(?:\d+\.\s*)?([^\n<]+)", previous, re.M)
+        titles.append(asked.group(1).strip() if asked else
+                      section.group(1).strip() if section else "")  # fmt: skip
+        heading = heading_re.search(cell.source)
+        if heading:
+            current = heading.group(1).strip()
+        previous = cell.source
     return titles
 
 
