@@ -39,7 +39,9 @@ OUTPUT_NUMBER_RE = re.compile(r"[-−]?\d+(?:\.\d+)?(?:e[-+−]?\d+)?")
 COMPARATIVE_RE = re.compile(
     r"\b(more|less|higher|lower|larger|smaller|better|worse|faster|slower|stronger|weaker"
     r"|fewer|greater)\b[^.;:]{0,30}\bthan\b"
-    r"|\bbeats?\b|\boutperforms?\b|\bbelow chance\b|\babove chance\b"
+    # "beat" as a verb ("IG beats the ink map"), not the noun of an ECG ("normal beats")
+    r"|\bbeats?\s+(?:the|a|an|every|all|its|their|that|this|these|those|random|chance)\b"
+    r"|\boutperforms?\b|\bbelow chance\b|\babove chance\b"
     r"|\b(most|least) (faithful|stable|robust|important|accurate|influential|sensitive)\b"
     r"|\branks? (first|second|third|last|top)\b"
     r"|\b(highest|lowest|largest|smallest|fastest|slowest|strongest|weakest)\b",
