@@ -273,8 +273,9 @@ def load_text_encoder() -> tuple[Any, nn.Module]:
     ``transformers`` (``local_files_only=True``; nothing is fetched from the Hub).
     The model uses eager attention, so ``model(**batch, output_attentions=True)``
     returns the attention weights: a tuple of 6 tensors ``(batch, 12, tokens, tokens)``.
-    The sentence embedding of the original model is the mean of the token embeddings
-    over the attention mask (Reimers & Gurevych, 2019, *Sentence-BERT*, EMNLP).
+    The sentence embedding of the published all-MiniLM-L6-v2 is the mean of the token
+    embeddings over the attention mask, L2-normalised (Reimers & Gurevych, 2019,
+    *Sentence-BERT*, EMNLP); :func:`mean_pool` computes the mean without the normalisation.
 
     Returns
     -------
