@@ -95,13 +95,9 @@ def shard_indices(n: int, rank: int, world_size: int) -> np.ndarray:
     numpy.ndarray
         int64 indices, ``ceil(n / world_size)`` of them.
     """
-    for name, value in (("n", n), ("world_size", world_size), ("rank", rank)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
-    if n < 1 or world_size < 1:
-        raise ValueError(f"n and world_size must be positive, got n={n}, world_size={world_size}")
-    if not 0 <= rank < world_size:
-        raise ValueError(f"rank: expected 0 <= rank < world_size={world_size}, got {rank}")
+    n = integer(n, "n", minimum=1)
+    world_size = integer(world_size, "world_size", minimum=1)
+    rank = integer(rank, "rank", minimum=0, maximum=world_size - 1)
     per_rank = -(-n // world_size)
     padded = np.resize(np.arange(n), per_rank * world_size)  # repeats from the start
     return padded[rank::world_size].astype(np.int64)
