@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tools.train_weights import SHORTCUT  # noqa: E402
 from utils import (  # noqa: E402
     MnistCNN,
     add_marker,
@@ -48,8 +49,8 @@ from utils import (  # noqa: E402
     upsample_cam,
 )
 
-#: The shortcut of ``mnist_cnn_shortcut`` (see data/weights/README.md).
-MARKER = {"size": 4, "corner": "top-left", "value": 1.0}
+#: The shortcut of ``mnist_cnn_shortcut``, as it was trained (stamped here on every image).
+MARKER = {key: SHORTCUT[key] for key in ("size", "corner", "value")}
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
