@@ -307,20 +307,29 @@ def strip_hidden_tests(source: str, where: str = "cell") -> str:
     Every line that contains ``BEGIN HIDDEN TESTS``, every line up to the next one that
     contains ``END HIDDEN TESTS`` and that line are dropped.
     """
+    return _drop_blocks(source, lambda line: HIDDEN_BEGIN in line,
+                        lambda line: HIDDEN_END in line, where, "HIDDEN TESTS")
+
+
+def _drop_blocks(source: str, is_begin, is_end, where: str, label: str) -> str:
+    """Drop every block of lines from an ``is_begin`` line to the next ``is_end`` line.
+
+    ``label`` names the block in errors: ``BEGIN <label>`` / ``END <label>``.
+    """
     out, inside = [], False
     for line in source.split("\n"):
-        if HIDDEN_BEGIN in line:
+        if is_begin(line):
             if inside:
-                raise ValueError(f"{where}: nested '{HIDDEN_BEGIN}'")
+                raise ValueError(f"{where}: nested 'BEGIN {label}'")
             inside = True
-        elif HIDDEN_END in line:
+        elif is_end(line):
             if not inside:
-                raise ValueError(f"{where}: '{HIDDEN_END}' without BEGIN")
+                raise ValueError(f"{where}: 'END {label}' without BEGIN")
             inside = False
         elif not inside:
             out.append(line)
     if inside:
-        raise ValueError(f"{where}: '{HIDDEN_BEGIN}' without END")
+        raise ValueError(f"{where}: 'BEGIN {label}' without END")
     return "\n".join(out)
 
 
@@ -404,16 +413,9 @@ def _drop_variants(source: str, where: str) -> str:
     return _without_variant_blocks(source)
 
 
-def _without_variant_blocks(source: str) -> str:
-    out, inside = [], False
-    for line in source.splitlines():
-        if VARIANT_BEGIN_RE.match(line):
-            inside = True
-        elif VARIANT_END_RE.match(line):
-            inside = False
-        elif not inside:
-            out.append(line)
-    return "\n".join(out)
+def _without_variant_blocks(source: str, where: str = "cell") -> str:
+    return _drop_blocks(source, VARIANT_BEGIN_RE.match, VARIANT_END_RE.match, where,
+                        "WRONG/ALTERNATIVE")
 
 
 def variant_sources(source: str, where: str = "cell") -> list[tuple[str, str, str]]:
