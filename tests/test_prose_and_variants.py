@@ -36,6 +36,7 @@ def _executed(markdown: str, printed: str) -> nbformat.NotebookNode:
         ("See `x = 0.123` and $\\alpha = 0.5$ and arXiv:1607.06450.", ""),
         ("The title cell is skipped; 1 2 3 integers are not claims.", ""),
         ("Normal beats have a narrow QRS; wide-QRS beats are abnormal.", ""),
+        ("As in Selvaraju et al., Sec. 3.1, and Table 2.4 of the paper.", ""),
     ],
 )
 def test_backed_prose_passes(markdown, printed):

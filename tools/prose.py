@@ -47,7 +47,17 @@ COMPARATIVE_RE = re.compile(
     r"|\b(highest|lowest|largest|smallest|fastest|slowest|strongest|weakest)\b",
     re.IGNORECASE,
 )
-SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=\S)|\n\s*\n|\n(?=\s*[-*|#]|\s*\d+\.\s)")
+#: What precedes a number that names a part of a paper, not a measured value.
+REFERENCE_RE = re.compile(
+    r"\b(?:Sec|Eq|Fig|Thm|Def|Alg|Ch|Sections?|Equations?|Figures?|Tables?|Chapters?|Theorem"
+    r"|Appendix|Algorithm|Definition|Lemma)\.?\s*$"
+)
+#: A sentence ends at ". " (not after an abbreviation such as "Sec." or "et al."), at a blank
+#: line, or before a list item, table row or heading.
+SENTENCE_SPLIT_RE = re.compile(
+    r"(?<=[.!?])(?<!\bSec\.)(?<!\bEq\.)(?<!\bFig\.)(?<!\bal\.)(?<!\bcf\.)(?<!\bvs\.)"
+    r"(?<!e\.g\.)(?<!i\.e\.)\s+(?=\S)|\n\s*\n|\n(?=\s*[-*|#]|\s*\d+\.\s)"
+)
 
 
 def _clean(markdown: str) -> str:
@@ -141,6 +151,8 @@ def prose_problems(nb: nbformat.NotebookNode) -> list[str]:
                 continue
             for m in PROSE_NUMBER_RE.finditer(text):
                 if re.fullmatch(r"\d{4}\.\d{4,5}", m.group("num")):  # an arXiv identifier
+                    continue
+                if REFERENCE_RE.search(text[: m.start()]):  # "Sec. 3.1", "Eq. 2.4", ...
                     continue
                 if not _matches(m.group("num"), bool(m.group("pct")), printed):
                     problems.append(f"{where}: the number {m.group(0).strip()} is not printed by "
