@@ -58,6 +58,15 @@ nbgrader's ``ClearHiddenTests`` does (the delimiter lines and everything between
 ``python tools/notebooks.py nbgrader SOLUTION --out DIR`` writes the nbgrader source of
 a homework: the solution notebook without answer variants and ``solution-only`` cells,
 named like the student version.
+
+Slides (reveal.js, built by ``tools/site.py``)
+-----------------------------------------------
+``sync`` sets every tutorial cell's ``metadata.slideshow.slide_type`` (what nbconvert's
+slides exporter reads) from the notebook's structure, so nobody edits slide JSON by hand:
+the title cell and every ``#``/``##`` heading cell start a slide, a ``###`` heading cell a
+sub-slide (down arrow), the setup cell is skipped, other cells continue the current slide.
+A cell tag ``slide``, ``subslide``, ``fragment``, ``skip`` or ``notes`` (speaker notes)
+overrides the rule for that cell.
 """
 
 from __future__ import annotations
@@ -86,6 +95,8 @@ GRADED_TAG, STUDENT_ID_TAG, SUBMIT_TAG = "graded", "student-id", "submit"
 POINTS_RE = re.compile(r"^points-(?P<points>\d+(?:\.\d+)?)$")
 HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 NBGRADER_SCHEMA = 3
+#: Cell tags that choose a cell's slide type (tutorials; see "Slides" above).
+SLIDE_TAGS = ("slide", "subslide", "fragment", "skip", "notes")
 
 
 def _course_config() -> tuple[str, str]:
@@ -219,7 +230,47 @@ def normalise(nb: nbformat.NotebookNode, path: Path) -> nbformat.NotebookNode:
                                  "name": "python3"}  # fmt: skip
     if is_graded(nb):
         add_nbgrader_metadata(nb, path)
+    if is_tutorial(path):
+        add_slide_metadata(nb, path)
+    else:
+        for cell in nb.cells:
+            cell.metadata.pop("slideshow", None)
     return nb
+
+
+def is_tutorial(path: Path) -> bool:
+    """True for a tutorial notebook (``NN_topic.ipynb``: no exercise or homework suffix)."""
+    stem = path.stem
+    return not (stem.endswith(("_solution", "_exercises", "_homework")) or is_student(path))
+
+
+def slide_type(cell: nbformat.NotebookNode, index: int) -> str:
+    """Return the reveal.js slide type of a tutorial cell (see "Slides" in the module doc)."""
+    chosen = [t for t in _tags(cell) if t in SLIDE_TAGS]
+    if len(chosen) > 1:
+        raise ValueError(f"cell {index}: at most one slide tag, got {chosen}")
+    if chosen:
+        return chosen[0]
+    if index == 0:
+        return "slide"
+    if "setup" in _tags(cell):
+        return "skip"
+    if cell.cell_type == "markdown":
+        first = cell.source.lstrip().split("\n", 1)[0]
+        if re.match(r"#{1,2} ", first):
+            return "slide"
+        if first.startswith("### "):
+            return "subslide"
+    return "-"
+
+
+def add_slide_metadata(nb: nbformat.NotebookNode, path: Path | str = "notebook") -> None:
+    """Set ``metadata.slideshow.slide_type`` of every cell of a tutorial ``nb`` in place."""
+    for index, cell in enumerate(nb.cells):
+        try:
+            cell.metadata["slideshow"] = {"slide_type": slide_type(cell, index)}
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from None
 
 
 def is_graded(nb: nbformat.NotebookNode) -> bool:
