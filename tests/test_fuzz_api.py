@@ -317,6 +317,12 @@ def valid_calls(tmp_path_factory) -> dict[str, dict[str, Any]]:
         "SignalCNN": {"n_classes": 2, "in_channels": 1},
         "TinyViT": {"image_size": 28, "patch_size": 7, "dim": 16, "depth": 1, "heads": 2,
                     "n_classes": 10, "in_channels": 1},  # fmt: skip
+        # neurons
+        "max_activating_tokens": {"activations": rng.random((6, 3)), "k": 2},
+        "neuron_token_stats": {"top_token_ids": np.array([[3, 3, 5], [1, 2, 1]])},
+        "token_activations": {"tokenizer": _tokenizer, "model": _Encoder(),
+                              "texts": ["a gem", "dull film"], "layers": ["embed"],
+                              "batch_size": 1, "max_length": 8},  # fmt: skip
         # plotting
         "plot_attention": {"matrix": rng.random((4, 4)), "tokens": ["a", "b", "c", "d"]},
         "plot_importance": {"values": np.array([0.3, -0.1, 0.2]), "names": ["a", "b", "c"],
