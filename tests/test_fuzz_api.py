@@ -109,6 +109,11 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("plot_signal_attribution", "fs", "None"): "documented: the x-axis shows samples",
     ("plot_signal_attribution", "highlight", "empty"): "no region to highlight",
     ("plot_signal_attribution", "highlight", "None"): "documented: no region to highlight",
+    ("ChannelMask", "channels", "empty"): "documented: no channel masked (the unpruned model)",
+    ("feature_map_correlation", "maps", "rank+"): "(n, C, H, W) feature maps are valid",
+    ("pruning_curve", "counts", "None"): "documented: None prunes 0, 1, ..., all channels",
+    ("top_input_overlap", "maps", "rank+"): "(n, C, H, W) feature maps are valid",
+    ("zero_channels", "channels", "empty"): "documented: no channel zeroed (a plain copy)",
     ("proximity_matrix", "X", "nan"): "scikit-learn forests route missing values (NaN)",
     ("scale_imagenet_pixels", "images", "rank-"): "documented: one image (3, H, W)",
     ("scaled_dot_product_attention", "k", "rank-"): "(tokens, d) broadcasts over the batch",
@@ -340,6 +345,21 @@ def valid_calls(tmp_path_factory) -> dict[str, dict[str, Any]]:
         "preprocess_imagenet": {"image": rng.integers(0, 256, (16, 12, 3), dtype=np.uint8),
                                 "size": 16},  # fmt: skip
         "scale_imagenet_pixels": {"images": torch.zeros(1, 3, 4, 4)},
+        # pruning
+        "ChannelMask": {"model": mnist, "layer": "features.3", "channels": [0, 2]},
+        "ablation_importance": {"model": mnist, "layer": "features.0", "x": images,
+                                "y": np.array([1, 2]), "metric": "accuracy",
+                                "batch_size": 1},  # fmt: skip
+        "activation_importance": {"model": mnist, "layer": "features.0", "x": images,
+                                  "batch_size": 1},  # fmt: skip
+        "feature_map_correlation": {"maps": rng.random((3, 2))},
+        "pruning_curve": {"model": mnist, "layer": "features.0", "order": [3, 1, 0],
+                          "x": images, "y": np.array([1, 2]), "counts": [0, 2],
+                          "batch_size": 1},  # fmt: skip
+        "taylor_importance": {"model": mnist, "layer": "features.0", "x": images,
+                              "y": np.array([1, 2]), "batch_size": 1},  # fmt: skip
+        "top_input_overlap": {"maps": rng.random((3, 2)), "k": 2},
+        "zero_channels": {"model": mnist, "layer": "features.3", "channels": [0, 2]},
         # session
         "seed_everything": {"seed": 0},
         "setup_notebook": {"seed": 0, "device": "cpu"},
