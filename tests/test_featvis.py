@@ -98,7 +98,7 @@ def test_fourier_ascent_climbs_but_clipping_can_stop_it_short_of_the_box_optimum
     # the preconditioned step followed by clipping has fixed points inside the box's faces:
     # documented; the ascent still climbs most of the way and stays in the box
     model = _linear()
-    weights, bias = model[1].weight[1].detach(), float(model[1].bias[1])
+    weights, bias = model[1].weight[1].detach(), float(model[1].bias[1].detach())
     best, worst = float(weights.clamp(min=0).sum()) + bias, float(weights.clamp(max=0).sum()) + bias
     result = visualise_feature(model, target=1, shape=(1, 4, 4), steps=150, lr=0.1,
                                parametrization="fourier")  # fmt: skip

@@ -124,6 +124,8 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("show_attribution_grid", "titles", "None"): "documented: no titles",
     ("upsample_1d", "maps", "rank-"): "documented: one map (T',)",
     ("upsample_cam", "cam", "rank-"): "documented: one map (h, w)",
+    ("visualise_feature", "init_value", "None"): "documented: None starts at the low end",
+    ("visualise_feature", "layer", "None"): "documented: None maximises a logit",
 }
 
 
@@ -265,6 +267,18 @@ def valid_calls(tmp_path_factory) -> dict[str, dict[str, Any]]:
         "disparate_impact_ratio": {"y_pred": [1, 0, 1, 1], "groups": ["a", "a", "b", "b"],
                                    "protected": "a", "reference": "b"},  # fmt: skip
         "selection_rates": {"y_pred": [1, 0, 1, 1], "groups": ["a", "a", "b", "b"]},
+        # featvis
+        "fourier_scale": {"height": 4, "width": 6, "decay": 1.0},
+        "image_to_spectrum": {"images": torch.rand(1, 1, 4, 6), "decay": 1.0},
+        "spectrum_to_image": {"spectrum": torch.randn(1, 1, 4, 4, dtype=torch.complex64),
+                              "size": (4, 6), "decay": 1.0},  # fmt: skip
+        "total_variation": {"images": torch.rand(2, 1, 4, 4)},
+        "visualise_feature": {"model": mnist, "target": 3, "layer": "features.0",
+                              "shape": (1, 28, 28), "steps": 2, "lr": 0.05, "l2": 0.1,
+                              "tv": 0.1, "jitter": 1, "blur_sigma": 0.5, "blur_every": 1,
+                              "parametrization": "fourier", "decay": 1.0,
+                              "value_range": (0.0, 1.0), "init_value": 0.0, "init_std": 0.01,
+                              "seed": 0},  # fmt: skip
         # faithfulness
         "area_under_curve": {"fractions": [0.0, 0.5, 1.0], "values": [1.0, 0.5, 0.0]},
         "deletion_auc": {"model": mnist, "image": images[0], "attribution": pixel_map,
