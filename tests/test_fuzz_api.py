@@ -377,6 +377,7 @@ def valid_calls(tmp_path_factory) -> dict[str, dict[str, Any]]:
         # session
         "seed_everything": {"seed": 0},
         "setup_notebook": {"seed": 0, "device": "cpu"},
+        "check_setup": {"smoke": False, "verbose": False},
         # shapley
         "check_shapley_values": {"values": [3.0, 2.0, -1.0], "predict": _linear_sum,
                                  "x": [1.0, 1.0, 1.0], "background": [[0.0, 0.0, 0.0]]},

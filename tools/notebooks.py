@@ -184,8 +184,12 @@ def badge_line(path: Path) -> str:
     )
 
 
+#: Notebooks outside the day folders that ``sync`` keeps too (badge, setup cell, no outputs).
+EXTRA_NOTEBOOKS = ("setup_check.ipynb",)
+
+
 def all_notebooks() -> list[Path]:
-    """Return every committed course notebook, in teaching order."""
+    """Return every committed course notebook of the day folders, in teaching order."""
     found = []
     for folder in DAY_FOLDERS:
         found += sorted((ROOT / folder).glob("*.ipynb"))
@@ -564,7 +568,8 @@ def _dump(nb: nbformat.NotebookNode) -> str:
 def expected_files(only: list[Path] | None = None) -> dict[Path, str]:
     """Return notebook paths (all, or ``only``) with the text they should have after ``sync``."""
     expected = {}
-    chosen = [p.resolve() for p in only] if only else all_notebooks()
+    chosen = [p.resolve() for p in only] if only else [
+        *all_notebooks(), *(ROOT / name for name in EXTRA_NOTEBOOKS)]
     for path in chosen:
         if is_student(path):
             continue

@@ -125,6 +125,7 @@ _WHERE: dict[str, str] = {
     "seed_everything": "session",
     "set_plot_style": "session",
     "setup_notebook": "session",
+    "check_setup": "setup_check",
     "check_shapley_values": "shapley",
     "coalition_values": "shapley",
     "exact_shapley_values": "shapley",
