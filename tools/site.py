@@ -189,6 +189,9 @@ def assemble(
     shutil.copy(mathjax / "tex-chtml.js", src / "_static" / "mathjax" / "tex-chtml.js")
 
     students = {s for t in tutorials for s in exercises_of(t)}
+    homework = {day: homework_of(day, students) for day in
+                dict.fromkeys(p.relative_to(ROOT).parts[0] for p in tutorials)}
+    students |= {h for found in homework.values() for h in found}
     pages = {p.relative_to(ROOT).as_posix() for p in [*tutorials, *students]}
     pages |= {p for p in PAGES if (ROOT / p).exists()}
     days: dict[str, list[dict]] = {}
@@ -212,12 +215,17 @@ def assemble(
             snb = nbformat.read(student, as_version=4)
             back = f"[Tutorial]({path.name}) · [Open in Colab]({colab_link(student)})"
             nbformat.write(_site_notebook(snb, student, back, pages), target.parent / student.name)
+    for day, found in homework.items():
+        for student in found:
+            snb = nbformat.read(student, as_version=4)
+            back = f"[Day index](index.md) · [Open in Colab]({colab_link(student)})"
+            nbformat.write(_site_notebook(snb, student, back, pages), src / day / student.name)
     for page in PAGES:
         if (ROOT / page).exists():
             text = rewrite_links((ROOT / page).read_text(encoding="utf-8"), page, pages)
             (src / page).parent.mkdir(parents=True, exist_ok=True)
             (src / page).write_text(text, encoding="utf-8")
-    _write_indexes(days, src)
+    _write_indexes(days, homework, src)
     return days
 
 
@@ -226,7 +234,14 @@ def _time_of(nb: nbformat.NotebookNode) -> str:
     return match["time"].split(" · **")[0].strip() if match else ""
 
 
-def _write_indexes(days: dict[str, list[dict]], src: Path) -> None:
+def homework_of(day: str, exercises: set[Path]) -> list[Path]:
+    """Return a day's student homework notebooks that belong to no tutorial."""
+    return [p for p in sorted((ROOT / day).glob("*_homework.ipynb"))
+            if is_student(p) and p not in exercises]
+
+
+def _write_indexes(days: dict[str, list[dict]], homework: dict[str, list[Path]],
+                   src: Path) -> None:
     extra = [p.removesuffix(".md") for p in PAGES if (src / p).exists()]
     lines = [
         "# Introduction to Explainable Deep Learning on Supercomputers", "",
@@ -252,6 +267,10 @@ def _write_indexes(days: dict[str, list[dict]], src: Path) -> None:
         rows += [_row(e, prefix="", time=True) for e in entries]
         hidden = [e["tutorial"].stem for e in entries]
         hidden += [s.stem for e in entries for s in e["exercises"]]
+        if homework.get(day):
+            rows += ["", "Homework (handed in and graded, see GRADING): " + ", ".join(
+                f"[{h.name}]({h.name})" for h in homework[day])]
+            hidden += [h.stem for h in homework[day]]
         intro = "Tutorials with their outputs, their slides and the exercise notebooks."
         if (src / "docs" / "schedule.md").exists():
             intro += (" The [schedule](../docs/schedule.md) says what is presented live, "
