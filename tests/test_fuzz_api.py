@@ -245,6 +245,20 @@ def valid_calls(tmp_path_factory) -> dict[str, dict[str, Any]]:
         "check_true": {"condition": True},
         "claim": {"key": "demo", "holds": True, "statement": "a statement",
                   "evidence": "0.9"},  # fmt: skip
+        # concepts (fixed arrays: the rng stream of the other examples stays as it was)
+        "concept_activation_vector": {"concept": np.eye(4, 3) + 1, "random": np.eye(4, 3),
+                                      "C": 1.0},  # fmt: skip
+        "concept_sensitivity": {"gradients": np.eye(4, 3), "direction": np.ones(3)},
+        "layer_gradients": {"model": mnist, "layer": "features.5", "x": images, "target": 7,
+                            "batch_size": 1},  # fmt: skip
+        "regression_concept_vector": {"activations": tabular[:10],
+                                      "values": _linear_sum(tabular[:10]),
+                                      "test_activations": tabular[10:],
+                                      "test_values": _linear_sum(tabular[10:]),
+                                      "alpha": 1.0},  # fmt: skip
+        "stroke_thickness": {"images": images[:, 0], "threshold": 0.5},
+        "tcav_p_value": {"concept_scores": [0.9, 1.0, 0.95], "random_scores": [0.2, 0.6, 0.5]},
+        "tcav_score": {"gradients": np.eye(4, 3), "direction": np.ones(3)},
         # data_files, datasets, device
         "data_path": {"name": "adult.csv"},
         "sha256sum": {"path": utils.data_dir() / "checksums.sha256"},
