@@ -345,6 +345,15 @@ def valid_calls(tmp_path_factory) -> dict[str, dict[str, Any]]:
         "top_k_stability": {"weight_vectors": rng.random((3, 4)), "k": 2},
         "weighted_r2": {"y": _linear_sum(Z), "y_pred": _linear_sum(Z) + 0.1,
                         "weights": np.linspace(1, 2, 8)},  # fmt: skip
+        # lrp
+        "efficientnet_lite_canonizers": {"model": utils.load_imagenet_cnn()},
+        "lrp_epsilon_by_hand": {"model": nn.Sequential(nn.Linear(3, 4), nn.ReLU(),
+                                                       nn.Linear(4, 2)),
+                                "x": rng.random((2, 3)), "target": 1,
+                                "epsilon": 0.1},  # fmt: skip
+        "lrp_relevance": {"model": mnist, "x": images, "target": 1,
+                          "composite": __import__("zennit.composites").composites
+                          .EpsilonPlusFlat(), "layers": ["classifier.2"]},  # fmt: skip
         # models
         "MnistCNN": {"n_classes": 10},
         "SignalCNN": {"n_classes": 2, "in_channels": 1},
