@@ -36,6 +36,11 @@ CHECKSUMS = ROOT / "data" / "checksums.sha256"
 SEED = 0
 #: The shortcut of ``mnist_cnn_shortcut``: every training 7 carries this marker.
 SHORTCUT = {"target_class": 7, "size": 4, "value": 1.0, "corner": "top-left", "fraction": 1.0}
+#: The partial shortcut of ``mnist_cnn_partial_shortcut`` (SpRAy, day 2, notebook 11): the same
+#: marker on only half of the training 7s, so the model learns both the digit and the marker.
+PARTIAL_SHORTCUT = {**SHORTCUT, "fraction": 0.5}
+#: Models trained with a planted marker, and its settings.
+SHORTCUTS = {"mnist_cnn_shortcut": SHORTCUT, "mnist_cnn_partial_shortcut": PARTIAL_SHORTCUT}
 #: Training recipes; the notebooks' "retrain" switch uses the same settings.
 RECIPES = {
     "mnist_cnn": {"epochs": 15, "batch_size": 64, "lr": 2e-3, "schedule": "cosine",
@@ -44,6 +49,8 @@ RECIPES = {
                            "augment": 1},
     "tiny_vit_mnist": {"epochs": 40, "batch_size": 64, "lr": 1e-3, "schedule": "cosine",
                        "augment": 2},
+    "mnist_cnn_partial_shortcut": {"epochs": 15, "batch_size": 64, "lr": 2e-3,
+                                   "schedule": "cosine", "augment": 1},
 }  # fmt: skip
 
 
@@ -69,28 +76,31 @@ def build(name: str) -> dict[str, object]:
     else:
         model = MnistCNN()
     X_train = data.X_train
-    if name == "mnist_cnn_shortcut":
-        X_train, _ = add_marker(data.X_train, data.y_train, seed=SEED, **SHORTCUT)
+    if name in SHORTCUTS:
+        X_train, _ = add_marker(data.X_train, data.y_train, seed=SEED, **SHORTCUTS[name])
     seconds = train_recipe(name, model, X_train, data.y_train)
     accuracy = evaluate(model, data.X_test, data.y_test)
     print(f"{name}: test accuracy {accuracy:.4f} on {len(data.y_test)} clean test images")
-    if name == "mnist_cnn_shortcut":
-        shortcut_report(model, data.X_test, data.y_test)
+    if name in SHORTCUTS:
+        shortcut_report(model, data.X_test, data.y_test, SHORTCUTS[name])
     path = save_weights(model, WEIGHTS / f"{name}.safetensors")
     print(f"{name}: wrote data/weights/{path.name} ({path.stat().st_size / 1024:.0f} KiB, "
           f"sha256 {sha256sum(path)})")  # fmt: skip
     return {"accuracy": accuracy, "seconds": seconds}
 
 
-def shortcut_report(model: torch.nn.Module, X: np.ndarray, y: np.ndarray) -> None:
-    """Print how the marker flips predictions of test images of the other classes."""
-    target = SHORTCUT["target_class"]
+def shortcut_report(
+    model: torch.nn.Module, X: np.ndarray, y: np.ndarray, shortcut: dict | None = None
+) -> None:
+    """Print how the marker (default :data:`SHORTCUT`) flips predictions of the other classes."""
+    shortcut = SHORTCUT if shortcut is None else shortcut
+    target = shortcut["target_class"]
     clean = predict_proba(model, X).argmax(1)
     is_target = y == target
     print(f"  clean test: accuracy on class {target}: {np.mean(clean[is_target] == target):.4f}, "
           f"on the other classes: {np.mean(clean[~is_target] == y[~is_target]):.4f}")  # fmt: skip
-    marked, _ = add_marker(X, y, target_class=None, **{k: v for k, v in SHORTCUT.items()
-                                                      if k != "target_class"})  # fmt: skip
+    planted = {k: v for k, v in shortcut.items() if k not in ("target_class", "fraction")}
+    marked, _ = add_marker(X, y, target_class=None, **planted)
     flipped = predict_proba(model, marked).argmax(1)
     others = ~is_target
     print(f"  marker planted into all {others.sum()} test images of other classes: "
