@@ -280,6 +280,8 @@ def tcav_p_value(concept_scores: Any, random_scores: Any) -> float:
     ValueError
         For scores that are not 1-D, fewer than 2, non-finite or outside [0, 1].
     """
+    import warnings
+
     from scipy import stats
 
     concept_scores = _vector(concept_scores, "concept_scores", min_length=2)
@@ -290,7 +292,9 @@ def tcav_p_value(concept_scores: Any, random_scores: Any) -> float:
                              f"[{scores.min():.3g}, {scores.max():.3g}]")  # fmt: skip
     if np.ptp(concept_scores) == 0 and np.ptp(random_scores) == 0:
         return 1.0 if concept_scores[0] == random_scores[0] else 0.0
-    return float(stats.ttest_ind(concept_scores, random_scores).pvalue)
+    with warnings.catch_warnings():  # one constant sample (all 1.0) is fine for the pooled test
+        warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
+        return float(stats.ttest_ind(concept_scores, random_scores).pvalue)
 
 
 def regression_concept_vector(
