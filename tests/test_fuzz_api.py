@@ -120,6 +120,9 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("scaled_dot_product_attention", "q", "rank-"): "(tokens, d) broadcasts over the batch",
     ("scaled_dot_product_attention", "v", "rank-"): "(tokens, d) broadcasts over the batch",
     ("setup_notebook", "device", "None"): "documented: None picks the best device",
+    ("spectral_embedding", "n_components", "None"): "documented: None returns all columns",
+    ("spectral_relevance_analysis", "n_clusters", "None"): "documented: None lets the "
+                                                           "eigengap choose",
     ("show_attribution", "image", "rank-"): "(1, 28, 28) -> (28, 28): an (H, W) image",
     ("show_attribution_grid", "titles", "None"): "documented: no titles",
     ("upsample_1d", "maps", "rank-"): "documented: one map (T',)",
@@ -415,6 +418,17 @@ def valid_calls(tmp_path_factory) -> dict[str, dict[str, Any]]:
                                        "mask": utils.marker_region((4, 4), size=2)},
         "marker_region": {"shape": (8, 8), "size": 2, "corner": "top-left"},
         "peak_in_region": {"attribution": maps, "mask": utils.marker_region((4, 4), size=2)},
+        # spray
+        "cluster_purity_recall": {"labels": np.array([0, 0, 1, 1, 2, 2]),
+                                  "truth": np.array([True, True, False, False, True, False])},
+        "eigengap": {"eigenvalues": np.array([0.0, 0.01, 0.5, 0.6, 0.9]), "max_clusters": 3},
+        "knn_affinity": {"features": rng.random((6, 3)), "n_neighbors": 2},
+        "spectral_embedding": {"affinity": np.kron(np.eye(2), np.ones((3, 3))) + 0.1,
+                               "n_components": 2},
+        "spectral_relevance_analysis": {"maps": rng.random((6, 4, 4)), "n_clusters": 2,
+                                        "n_neighbors": 2, "max_clusters": 3, "pool": 2,
+                                        "seed": 0},  # fmt: skip
+        "spray_features": {"maps": rng.random((3, 4, 4)), "pool": 2},
         # text
         "MeanPoolClassifier": {"encoder": _Encoder(), "head": nn.Linear(4, 2)},
         "encode_texts": {"tokenizer": _tokenizer, "model": _Encoder(),
