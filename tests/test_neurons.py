@@ -63,6 +63,9 @@ def test_max_activating_tokens_matches_a_brute_force_loop(k):
     np.testing.assert_array_equal(positions, expected)
     np.testing.assert_array_equal(values, np.take_along_axis(acts.T, expected, axis=1))
     np.testing.assert_array_equal(positions[4], np.arange(k))
+    positions_32, values_32 = max_activating_tokens(acts.astype(np.float32), k=k)  # no copy
+    np.testing.assert_array_equal(positions_32, _brute_force_top(acts.astype(np.float32), k))
+    assert values_32.dtype == np.float32
 
 
 def test_recorder_top_tokens_match_a_brute_force_loop_over_the_model():
@@ -117,6 +120,7 @@ def test_neuron_token_stats_match_counter_and_scipy():
     (lambda: max_activating_tokens(np.zeros(5)), "2-D"),
     (lambda: max_activating_tokens(np.zeros((4, 2)), k=5), "k"),
     (lambda: max_activating_tokens(np.full((4, 2), np.nan)), "NaN"),
+    (lambda: max_activating_tokens(np.full((4, 2), np.inf, np.float32)), "infinite"),
     (lambda: neuron_token_stats(np.array([[0.5, 1.0]])), "integer"),
     (lambda: neuron_token_stats(np.zeros(3)), "2-D"),
     (lambda: token_activations(_Tokenizer(), _Encoder(), "abc", "ffn.1"), "texts"),

@@ -124,7 +124,12 @@ def token_activations(
 
 
 def _activation_matrix(activations: Any) -> np.ndarray:
-    array = finite_array(activations, "activations")
+    if isinstance(activations, np.ndarray) and activations.dtype == np.float32:
+        array = activations  # no float64 copy of a large matrix; checked below
+        if array.size == 0 or not np.isfinite(array).all():
+            finite_array(array, "activations")  # raises the shared, clear error
+    else:
+        array = finite_array(activations, "activations")
     if array.ndim != 2:
         raise ValueError(f"activations: expected a 2-D array (n_tokens, n_neurons), got shape "
                          f"{array.shape}")  # fmt: skip
@@ -147,7 +152,8 @@ def max_activating_tokens(activations: Any, k: int = 20) -> tuple[np.ndarray, np
         int64 ``(n_neurons, k)``: row indices into ``activations`` (and into the token ids),
         strongest first; among equal activations the earlier token comes first.
     values : numpy.ndarray
-        float64 ``(n_neurons, k)``: the activations at those positions.
+        ``(n_neurons, k)``: the activations at those positions (float32 for float32
+        input, float64 otherwise).
 
     Raises
     ------
@@ -159,15 +165,16 @@ def max_activating_tokens(activations: Any, k: int = 20) -> tuple[np.ndarray, np
     acts = _activation_matrix(activations)
     n_tokens, n_neurons = acts.shape
     k = integer(k, "k", minimum=1, maximum=n_tokens)
+    by_neuron = np.ascontiguousarray(acts.T)  # (n_neurons, n_tokens): fast row operations
     # candidates: everything at least as large as the k-th largest value of its neuron
-    kth = -np.partition(-acts, k - 1, axis=0)[k - 1]
-    rows, cols = np.nonzero(acts >= kth)
-    order = np.lexsort((rows, -acts[rows, cols], cols))  # by neuron, value (desc), position
+    kth = np.partition(by_neuron, n_tokens - k, axis=1)[:, n_tokens - k]
+    cols, rows = np.nonzero(by_neuron >= kth[:, None])
+    order = np.lexsort((rows, -by_neuron[cols, rows], cols))  # neuron, value (desc), position
     rows, cols = rows[order], cols[order]
     rank = np.arange(len(cols)) - np.searchsorted(cols, cols)
     chosen = rank < k
     positions = rows[chosen].reshape(n_neurons, k).astype(np.int64)
-    return positions, np.take_along_axis(acts.T, positions, axis=1)
+    return positions, np.take_along_axis(by_neuron, positions, axis=1)
 
 
 def neuron_token_stats(top_token_ids: Any) -> dict[str, np.ndarray]:
