@@ -182,6 +182,7 @@ def concept_activation_vector(concept: Any, random: Any, C: float = 1.0) -> np.n
         values, or ``C <= 0``.
     """
     from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
 
     concept = _matrix(concept, "concept", min_rows=2)
     random = _matrix(random, "random", min_rows=2)
@@ -191,7 +192,8 @@ def concept_activation_vector(concept: Any, random: Any, C: float = 1.0) -> np.n
     C = real_number(C, "C", minimum=0.0, strict=True)
     X = np.vstack([concept, random])
     y = np.r_[np.ones(len(concept)), np.zeros(len(random))]
-    weights = LogisticRegression(C=C, max_iter=5000).fit(X, y).coef_[0]
+    with threadpool_limits(1):  # a small problem: more BLAS threads only add overhead
+        weights = LogisticRegression(C=C, max_iter=5000).fit(X, y).coef_[0]
     norm = float(np.linalg.norm(weights))
     if norm == 0.0:
         raise ValueError("concept: the classifier found no direction (the two sets are "
