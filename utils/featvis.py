@@ -195,7 +195,7 @@ def spectrum_to_image(spectrum: Any, size: Sequence[int], decay: float = 1.0) ->
 
 
 def _gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Blur each channel with a normalised Gaussian kernel of ``sigma`` pixels (reflect pad)."""
+    """Blur each channel with a normalised Gaussian of ``sigma`` pixels (edges replicated)."""
     radius = max(1, math.ceil(3 * sigma))
     offsets = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
     kernel = torch.exp(-(offsets**2) / (2 * sigma**2))
