@@ -66,6 +66,10 @@ SEPARATE: tuple[str, ...] = ("checks",)
 #: (name, parameter, bad value) -> why returning normally is right.
 ACCEPTED: dict[tuple[str, str, str], str] = {
     ("add_marker", "target_class", "None"): "documented: None marks every image",
+    ("max_sensitivity", "x", "rank-"): "any batch (n, ...) that explain() accepts",
+    ("max_sensitivity", "x", "rank+"): "any batch (n, ...) that explain() accepts",
+    ("pgd_attack", "step_size", "None"): "documented: None means 2.5 * eps / steps",
+    ("saliency_attack", "step_size", "None"): "documented: None means eps / 20",
     ("attention_rollout", "attentions", "rank-"): "documented: (layers, heads, T, T) unbatched",
     ("check_shapley_values", "background", "rank-"): "documented: one row (M,) is a baseline",
     ("check_true", "condition", "*"): "the notebook's property test: any truthy/falsy value",
@@ -99,6 +103,10 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("deprocess_imagenet", "x", "rank-"): "documented: one image (3, H, W)",
     ("exact_shapley_values", "background", "rank-"): "documented: one row (M,) is a baseline",
     ("explain_by_hand", "kernel_width", "None"): "documented: None is lime's default width",
+    ("explain_selection", "class_idx", "None"): "documented: None explains the predicted class",
+    ("explain_selection", "layer", "None"): "documented: None is the method's default layer",
+    ("explorer_options", "input_name", "None"): "documented: no input chosen yet",
+    ("explorer_options", "model_name", "None"): "documented: no model chosen yet",
     ("get_device", "prefer", "None"): "documented: None picks the best device",
     ("lime_kernel", "distances", "rank+"): "element-wise: any shape of distances is valid",
     ("lime_kernel", "distances", "rank-"): "element-wise: any shape of distances is valid",
@@ -118,6 +126,8 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("scale_imagenet_pixels", "images", "rank-"): "documented: one image (3, H, W)",
     ("scaled_dot_product_attention", "k", "rank-"): "(tokens, d) broadcasts over the batch",
     ("scaled_dot_product_attention", "q", "rank-"): "(tokens, d) broadcasts over the batch",
+    ("shift_images", "images", "rank-"): "documented: grey images (n, H, W) without a channel",
+    ("shift_images", "severity", "-1"): "a rotation angle may be negative (clockwise)",
     ("scaled_dot_product_attention", "v", "rank-"): "(tokens, d) broadcasts over the batch",
     ("setup_notebook", "device", "None"): "documented: None picks the best device",
     ("spectral_embedding", "n_components", "None"): "documented: None returns all columns",
@@ -224,6 +234,16 @@ def valid_calls(tmp_path_factory) -> dict[str, dict[str, Any]]:
                           "n": 5},  # fmt: skip
         "shard_indices": {"n": 10, "rank": 1, "world_size": 3},
         "split_heads": {"x": torch.randn(2, 5, 8), "num_heads": 2},
+        # attacks
+        "fgsm_attack": {"model": mnist, "x": images, "y": np.array([1, 2]), "eps": 0.1},
+        "max_sensitivity": {"explain": lambda z: z * 2, "x": images, "radius": 0.1,
+                            "n_samples": 2, "seed": 0},  # fmt: skip
+        "pgd_attack": {"model": mnist, "x": images, "y": np.array([1, 2]), "eps": 0.1,
+                       "steps": 2, "step_size": 0.05, "seed": 0},  # fmt: skip
+        "saliency_attack": {"model": mnist, "x": images, "region": pixel_map > 0.5,
+                            "eps": 0.1, "steps": 1, "step_size": 0.01, "beta": 10.0,
+                            "gamma": 1.0},  # fmt: skip
+        "softplus_model": {"model": mnist, "beta": 10.0},
         # attribution_metrics
         "agreement_matrix": {"maps": {"a": maps, "b": maps[::-1].copy()}},
         "completeness_gap": {"model": nn.Linear(3, 2), "inputs": rng.random((2, 3)),
@@ -280,6 +300,13 @@ def valid_calls(tmp_path_factory) -> dict[str, dict[str, Any]]:
         "make_ecg_dataset": {"n_per_class": 10, "length": 100, "fs": 100.0,
                              "abnormality": "inverted_t", "seed": 0,
                              "test_size": 0.25},  # fmt: skip
+        # explorer
+        "explain_selection": {"input_name": "digit-7", "model_name": "mnist_cnn",
+                              "method": "Grad-CAM", "layer": "features.3",
+                              "class_idx": 3},  # fmt: skip
+        "explorer_options": {"input_name": "digit-7", "model_name": "mnist_cnn"},
+        "make_explorer": {"input_name": "digit-7", "model_name": "mnist_cnn",
+                          "method": "gradient"},  # fmt: skip
         # fairness
         "disparate_impact_ratio": {"y_pred": [1, 0, 1, 1], "groups": ["a", "a", "b", "b"],
                                    "protected": "a", "reference": "b"},  # fmt: skip
@@ -446,6 +473,19 @@ def valid_calls(tmp_path_factory) -> dict[str, dict[str, Any]]:
         "train": {"model": mnist, "X_train": images, "y_train": np.array([1, 2]), "epochs": 1,
                   "batch_size": 1, "lr": 1e-3, "X_val": images,
                   "y_val": np.array([1, 2])},  # fmt: skip
+        # uncertainty
+        "DropoutCNN": {"n_classes": 10, "p": 0.25},
+        "expected_calibration_error": {"probs": np.array([[0.9, 0.1], [0.3, 0.7]]),
+                                       "labels": np.array([0, 0]), "n_bins": 5},  # fmt: skip
+        "fit_temperature": {"logits": np.array([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0]]),
+                            "labels": np.array([0, 1, 1])},  # fmt: skip
+        "mc_dropout_predict": {"model": utils.DropoutCNN().eval(), "x": images, "n_samples": 2,
+                               "seed": 0, "batch_size": 1},  # fmt: skip
+        "mutual_information": {"samples": np.array([[[0.9, 0.1]], [[0.2, 0.8]]])},
+        "predictive_entropy": {"probs": np.array([[0.9, 0.1], [0.5, 0.5]])},
+        "reliability_bins": {"probs": np.array([[0.9, 0.1], [0.3, 0.7]]),
+                             "labels": np.array([0, 0]), "n_bins": 5},  # fmt: skip
+        "shift_images": {"images": images, "kind": "rotation", "severity": 15.0, "seed": 0},
     }
 
 
