@@ -30,6 +30,7 @@ from utils.datasets import load_dataset  # noqa: E402
 from utils.models import MnistCNN, TinyViT  # noqa: E402
 from utils.shortcuts import add_marker  # noqa: E402
 from utils.training import evaluate, predict_proba, random_shift, save_weights, train  # noqa: E402
+from utils.uncertainty import DropoutCNN  # noqa: E402
 
 WEIGHTS = ROOT / "data" / "weights"
 CHECKSUMS = ROOT / "data" / "checksums.sha256"
@@ -41,6 +42,8 @@ SHORTCUT = {"target_class": 7, "size": 4, "value": 1.0, "corner": "top-left", "f
 PARTIAL_SHORTCUT = {**SHORTCUT, "fraction": 0.5}
 #: Models trained with a planted marker, and its settings.
 SHORTCUTS = {"mnist_cnn_shortcut": SHORTCUT, "mnist_cnn_partial_shortcut": PARTIAL_SHORTCUT}
+#: Members of the deep ensemble (uncertainty deep dive) -> the seed of their weights and shuffling.
+ENSEMBLE = {f"mnist_dropout_cnn_{k}": k for k in range(5)}
 #: Training recipes; the notebooks' "retrain" switch uses the same settings.
 RECIPES = {
     "mnist_cnn": {"epochs": 15, "batch_size": 64, "lr": 2e-3, "schedule": "cosine",
@@ -51,6 +54,9 @@ RECIPES = {
                        "augment": 2},
     "mnist_cnn_partial_shortcut": {"epochs": 15, "batch_size": 64, "lr": 2e-3,
                                    "schedule": "cosine", "augment": 1},
+    # the deep ensemble of 13_uncertainty_and_shift.ipynb: five DropoutCNNs, seeds 0-4
+    **{f"mnist_dropout_cnn_{k}": {"epochs": 15, "batch_size": 64, "lr": 2e-3,
+                                  "schedule": "cosine", "augment": 1} for k in range(5)},
 }  # fmt: skip
 
 
@@ -70,15 +76,18 @@ def train_recipe(
 def build(name: str) -> dict[str, object]:
     """Train model ``name``, save it and return its numbers."""
     data = load_dataset("mnist")
-    torch.manual_seed(SEED)
+    seed = ENSEMBLE.get(name, SEED)
+    torch.manual_seed(seed)
     if name == "tiny_vit_mnist":
         model: torch.nn.Module = TinyViT()
+    elif name in ENSEMBLE:
+        model = DropoutCNN()
     else:
         model = MnistCNN()
     X_train = data.X_train
     if name in SHORTCUTS:
         X_train, _ = add_marker(data.X_train, data.y_train, seed=SEED, **SHORTCUTS[name])
-    seconds = train_recipe(name, model, X_train, data.y_train)
+    seconds = train_recipe(name, model, X_train, data.y_train, seed=seed)
     accuracy = evaluate(model, data.X_test, data.y_test)
     print(f"{name}: test accuracy {accuracy:.4f} on {len(data.y_test)} clean test images")
     if name in SHORTCUTS:
