@@ -338,6 +338,7 @@ def regression_concept_vector(
     """
     from sklearn.linear_model import Ridge
     from sklearn.metrics import r2_score
+    from threadpoolctl import threadpool_limits
 
     activations = _matrix(activations, "activations", min_rows=3)
     values = _vector(values, "values", length=len(activations))
@@ -350,7 +351,8 @@ def regression_concept_vector(
     for name, v in (("values", values), ("test_values", test_values)):
         if np.ptp(v) == 0:
             raise ValueError(f"{name}: expected a concept measure that varies, got a constant")
-    model = Ridge(alpha=alpha).fit(activations, values)
+    with threadpool_limits(1):  # more BLAS threads only add overhead at this size
+        model = Ridge(alpha=alpha).fit(activations, values)
     norm = float(np.linalg.norm(model.coef_))
     if norm == 0.0:
         raise ValueError("activations: the regression found no direction (constant features?)")
