@@ -602,11 +602,14 @@ def _prepare(method: str, kind: str) -> None:
     """Import the method's library and build shap's photo masker before the clock starts:
     one-time set-up, like loading the model, is not part of a map's cost."""
     import importlib
+    import warnings
 
     for module in {"LIME": ["lime.lime_image", "skimage.segmentation"], "SHAP": ["shap"],
                    "gradient": ["captum.attr"], "Integrated Gradients": ["captum.attr"]}.get(
             method, ["pytorch_grad_cam"]):  # fmt: skip
-        importlib.import_module(module)
+        with warnings.catch_warnings():  # shap 0.51 warns about its own colormap code
+            warnings.simplefilter("ignore", PendingDeprecationWarning)
+            importlib.import_module(module)
     if method == "SHAP" and kind == "photo":
         _blur_masker((224, 224, 3))
 
