@@ -174,3 +174,24 @@ def test_shift_images():
 def test_clear_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+#: Test accuracies of the shipped ensemble recorded in data/weights/README.md.
+ENSEMBLE_ACCURACY = {0: 0.9816, 1: 0.9768, 2: 0.9848, 3: 0.9808, 4: 0.9832}
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    from utils.datasets import load_dataset
+
+    return load_dataset("mnist")
+
+
+@pytest.mark.parametrize("k", sorted(ENSEMBLE_ACCURACY))
+def test_shipped_ensemble_reaches_reported_accuracy(k, mnist):
+    from utils.training import evaluate, load_weights
+
+    model = load_weights(DropoutCNN(), f"mnist_dropout_cnn_{k}")
+    assert not model.training
+    accuracy = evaluate(model, mnist.X_test, mnist.y_test)
+    assert accuracy == pytest.approx(ENSEMBLE_ACCURACY[k], abs=0.005)
