@@ -75,6 +75,16 @@ def test_pgd_is_at_least_as_strong_as_fgsm_on_its_loss():
     assert losses[0] < losses[1] <= losses[2]
 
 
+def test_attacks_work_inside_no_grad():
+    torch.manual_seed(0)
+    model = MnistCNN().eval()
+    x, y = _images(2), torch.tensor([1, 2])
+    expected = pgd_attack(model, x, y, 0.05, steps=2)
+    with torch.no_grad():
+        torch.testing.assert_close(pgd_attack(model, x, y, 0.05, steps=2), expected)
+        saliency_attack(model, x, np.eye(28, dtype=bool), 0.05, steps=1)
+
+
 def test_max_sensitivity_of_a_linear_models_gradient_is_zero():
     model = _linear()
 
