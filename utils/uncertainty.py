@@ -127,7 +127,7 @@ def predictive_entropy(probs: Any) -> np.ndarray:
     p = _probabilities(probs, "probs")
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
-    return -terms.sum(-1)
+    return 0.0 - terms.sum(-1)  # 0.0 - x, not -x: no -0.0 for one-hot rows
 
 
 def mutual_information(samples: Any) -> np.ndarray:
