@@ -25,7 +25,8 @@ import pytest
 import torch
 
 from utils import explorer as ex
-from utils.explorer import explain_selection, explorer_options, make_explorer
+from utils.explorer import explain_selection, explorer_options
+from utils.explorer_widget import make_explorer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHAPES = {"digit": (28, 28), "photo": (224, 224), "ecg": (100,)}

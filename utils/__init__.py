@@ -69,7 +69,7 @@ _WHERE: dict[str, str] = {
     "make_ecg_dataset": "ecg",
     "explain_selection": "explorer",
     "explorer_options": "explorer",
-    "make_explorer": "explorer",
+    "make_explorer": "explorer_widget",
     "disparate_impact_ratio": "fairness",
     "selection_rates": "fairness",
     "fourier_scale": "featvis",
