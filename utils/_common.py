@@ -221,3 +221,35 @@ def resize_linear(values: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
     mode = "linear" if k == 1 else "bilinear"
     out = F.interpolate(batch, size=tuple(int(s) for s in size), mode=mode, align_corners=False)
     return out.reshape(*lead, *size).numpy()
+
+
+def class_indices(value: Any, name: str, n: int, n_classes: int) -> torch.Tensor:
+    """Return one class index per sample (an int is repeated), checked against ``n_classes``.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not an int or a sequence of ints (a bool, float, str or None).
+    ValueError
+        If it holds neither one nor ``n`` indices, or an index outside ``[0, n_classes)``.
+    """
+    import torch
+
+    if value is None or isinstance(value, (str, bytes, bool, float)):
+        raise TypeError(f"{name}: expected an int or a sequence of {n} ints, got "
+                        f"{describe(value)}")  # fmt: skip
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    values = np.atleast_1d(np.asarray(value))
+    if values.dtype.kind not in "iu" or values.ndim != 1:
+        raise TypeError(f"{name}: expected an int or a sequence of {n} ints, got "
+                        f"{describe(value)}")  # fmt: skip
+    if len(values) == 1:
+        values = np.repeat(values, n)
+    if len(values) != n:
+        raise ValueError(f"{name}: expected one int or {n} ints (one per sample), got "
+                         f"{len(values)}")  # fmt: skip
+    if values.min() < 0 or values.max() >= n_classes:
+        raise ValueError(f"{name} must lie in [0, {n_classes - 1}] for a model with "
+                         f"{n_classes} outputs, got {values.tolist()}")  # fmt: skip
+    return torch.as_tensor(values.astype(np.int64))

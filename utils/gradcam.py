@@ -31,23 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._common import describe, finite_array, finite_batch, integer, resize_linear
+from ._common import class_indices, describe, finite_array, finite_batch, integer, resize_linear
 from .hooks import LayerSpec, get_layer
-
-
-def _class_indices(class_idx: Any, n: int, n_classes: int) -> torch.Tensor:
-    values = np.atleast_1d(np.asarray(class_idx))
-    if values.dtype.kind not in "iu" or values.ndim != 1:
-        raise TypeError(f"class_idx: expected an int or a sequence of {n} ints, got {class_idx!r}")
-    if len(values) == 1:
-        values = np.repeat(values, n)
-    if len(values) != n:
-        raise ValueError(f"class_idx: expected one int or {n} ints (one per image), "
-                         f"got {len(values)}")  # fmt: skip
-    if values.min() < 0 or values.max() >= n_classes:
-        raise ValueError(f"class_idx must lie in [0, {n_classes - 1}] for a model with "
-                         f"{n_classes} outputs, got {values.tolist()}")  # fmt: skip
-    return torch.as_tensor(values.astype(np.int64))
 
 
 def grad_cam(
@@ -121,7 +106,7 @@ def grad_cam(
             if logits.ndim != 2:
                 raise ValueError(f"model output: expected logits (n, n_classes), got shape "
                                  f"{tuple(logits.shape)}")  # fmt: skip
-            classes = _class_indices(class_idx, len(x), logits.shape[1]).to(device)
+            classes = class_indices(class_idx, "class_idx", len(x), logits.shape[1]).to(device)
             if len(stored) != 1 or not isinstance(stored[0], torch.Tensor):
                 raise ValueError(f"layer {name!r} must run exactly once per forward pass and "
                                  f"return a tensor; it ran {len(stored)} times")  # fmt: skip
@@ -181,7 +166,7 @@ def class_activation_map(
     if weight.ndim != 2 or weight.shape[1] != maps.shape[1]:
         raise ValueError(f"fc_weight: expected shape (n_classes, {maps.shape[1]}) to match "
                          f"{maps.shape[1]} feature maps, got {weight.shape}")  # fmt: skip
-    classes = _class_indices(class_idx, len(maps), weight.shape[0]).numpy()
+    classes = class_indices(class_idx, "class_idx", len(maps), weight.shape[0]).numpy()
     cam = np.einsum("nk,nk...->n...", weight[classes], maps)
     return cam.astype(np.float32)
 

@@ -37,29 +37,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ._common import describe, finite_batch, model_device, real_number
-
-
-def _targets(target: Any, n: int, n_outputs: int) -> torch.Tensor:
-    """One class index per sample, checked against the number of outputs."""
-    if target is None or isinstance(target, (str, bytes, bool, float)):
-        raise TypeError(f"target: expected an int or a sequence of {n} ints, got "
-                        f"{describe(target)}")  # fmt: skip
-    if isinstance(target, torch.Tensor):
-        target = target.detach().cpu().numpy()
-    values = np.atleast_1d(np.asarray(target))
-    if values.dtype.kind not in "iu" or values.ndim != 1:
-        raise TypeError(f"target: expected an int or a sequence of {n} ints, got "
-                        f"{describe(target)}")  # fmt: skip
-    if len(values) == 1:
-        values = np.repeat(values, n)
-    if len(values) != n:
-        raise ValueError(f"target: expected one int or {n} ints (one per sample), got "
-                         f"{len(values)}")  # fmt: skip
-    if values.min() < 0 or values.max() >= n_outputs:
-        raise ValueError(f"target must lie in [0, {n_outputs - 1}] for a model with "
-                         f"{n_outputs} outputs, got {values.tolist()}")  # fmt: skip
-    return torch.as_tensor(values.astype(np.int64))
+from ._common import class_indices, describe, finite_batch, model_device, real_number
 
 
 def _layer_names(model: nn.Module, layers: Any) -> list[str]:
@@ -144,7 +122,7 @@ def lrp_relevance(
     if not isinstance(out, torch.Tensor) or out.ndim != 2:
         raise ValueError(f"model output: expected logits (n, n_classes), got shape "
                          f"{tuple(out.shape)}")  # fmt: skip
-    rows = _targets(target, len(inputs), out.shape[1]).to(device)[:, None]
+    rows = class_indices(target, "target", len(inputs), out.shape[1]).to(device)[:, None]
 
     def start(output: torch.Tensor) -> torch.Tensor:
         return torch.zeros_like(output).scatter(1, rows, output.gather(1, rows))
@@ -248,7 +226,7 @@ def lrp_epsilon_by_hand(
         out = activations[-1]
         if out.ndim != 2:
             raise ValueError(f"model output: expected (n, n_outputs), got {tuple(out.shape)}")
-        rows = _targets(target, len(inputs), out.shape[1]).to(device)[:, None]
+        rows = class_indices(target, "target", len(inputs), out.shape[1]).to(device)[:, None]
         relevance = torch.zeros_like(out).scatter(1, rows, out.gather(1, rows))
         for layer, a, z in zip(reversed(model), reversed(activations[:-1]),
                                reversed(activations[1:]), strict=True):  # fmt: skip
