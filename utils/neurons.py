@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import describe, finite_array, integer, model_device
+from ._common import describe, finite_array, integer, model_device, strings
 
 
 def token_activations(
@@ -85,13 +85,9 @@ def token_activations(
     if not callable(tokenizer):
         raise TypeError(f"tokenizer: expected a callable Hugging Face tokenizer, got "
                         f"{describe(tokenizer)}")  # fmt: skip
-    if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence) and not hasattr(
-            texts, "__array__"):  # fmt: skip
-        raise TypeError(f"texts: expected a non-empty sequence of str, got {describe(texts)}")
-    texts = list(texts)
-    if not texts or not all(isinstance(t, str) for t in texts):
-        bad = next((describe(t) for t in texts if not isinstance(t, str)), "nothing")
-        raise TypeError(f"texts: expected a non-empty sequence of str, got an item {bad}")
+    texts = strings(texts, "texts")
+    if not texts:
+        raise TypeError("texts: expected a non-empty sequence of str, got an empty one")
     batch_size = integer(batch_size, "batch_size", minimum=1)
     max_length = integer(max_length, "max_length", minimum=1)
     names = [name for name, _ in _layers(model, layers)]
