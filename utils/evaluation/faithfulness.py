@@ -1,37 +1,43 @@
-r"""Deletion test: does removing what a map calls important hurt the prediction?
+r"""Faithfulness: does removing (or adding) what a map calls important change the output?
 
-An attribution map ranks the regions of an input. The *deletion* test (Petsiuk et al.,
-2018, *RISE: Randomized Input Sampling for Explanation of Black-box Models*, BMVC; the
-"most relevant first" region perturbation of Samek et al., 2017, *Evaluating the
-visualization of what a deep neural network has learned*, IEEE TNNLS) removes the regions
-in that order, replacing them by a baseline, and records the probability of the explained
-class after each step. A faithful map makes the probability fall fast, so the area under
-the curve (AUC) is small:
+An attribution map ranks the positions of an input (pixels or patches of an image,
+samples or segments of a signal, features of a table). The *deletion* test (Petsiuk et
+al., 2018, *RISE: Randomized Input Sampling for Explanation of Black-box Models*, BMVC;
+the "most relevant first" region perturbation of Samek et al., 2017, *Evaluating the
+visualization of what a deep neural network has learned*, IEEE TNNLS) replaces them by a
+baseline in that order and records the probability of the explained class after each step.
+A faithful map makes the probability fall fast, so the area under the curve (AUC) is small:
 
 .. math::
 
     p_k = \mathrm{softmax}\big(f(x^{(k)})\big)_c,\qquad
     \mathrm{AUC} = \sum_{k=1}^{K} \tfrac12 (p_{k-1} + p_k)\,(\phi_k - \phi_{k-1}),
 
-with :math:`x^{(k)}` the input after deleting the first regions up to step :math:`k` and
-:math:`\phi_k` the fraction of regions deleted. Compare with the AUC of a random order.
-Regions with tied scores are deleted in every order of the tie (or a seeded sample of
-them) and the curves averaged, so a map is never rewarded or punished for the order in
-which the code happens to list its tied regions.
+with :math:`x^{(k)}` the input after the first steps up to :math:`k` and :math:`\phi_k`
+the fraction of patches replaced. The *insertion* test starts from the baseline and puts
+the patches back in the same order: a faithful map makes the probability rise fast (large
+AUC). Compare both with the AUC of random orders. Patches with tied scores are replaced in
+every order of the tie (or a seeded sample of them) and the curves averaged, so a map is
+never rewarded or punished for the order in which the code lists its tied patches.
+Replacing by a constant creates inputs the model never saw; :mod:`utils.evaluation.road`
+imputes instead. :func:`completeness_gap` checks an attribution's sum (IG's axiom).
 
 ===========================  =============================================================
 function                     what it does
 ===========================  =============================================================
-:func:`patch_scores`         a pixel map ``(H, W)`` -> one score per patch ``(H/p, W/p)``
-:func:`deletion_curve`       fractions deleted and class probabilities after each step
-:func:`deletion_curves`      the same for a batch of images (one map each), evaluated together
+:func:`patch_scores`         a map -> one score per patch (squares, segments)
+:func:`deletion_curves`      most important first -> baseline, class probability per step
+:func:`insertion_curves`     baseline -> most important first back in, probability per step
+:func:`deletion_curve`       the deletion curve of one input
 :func:`deletion_auc`         the area under that curve (lower = more faithful)
-:func:`tie_break_orders`     the deletion orders of a map whose patches tie (averaged over)
+:func:`area_under_curve`     trapezoidal area under any of these curves
+:func:`tie_break_orders`     the orders of a map whose patches tie (averaged over)
+:func:`completeness_gap`     ``sum(a) - (F(x) - F(x'))`` (Integrated Gradients' axiom)
 ===========================  =============================================================
 
 Examples
 --------
->>> fractions, probs = deletion_curve(model, x[0], grad_cam_map, patch_size=7)  # doctest: +SKIP
+>>> fractions, probs = deletion_curves(model, x, grad_cam_maps, patch_size=7)  # doctest: +SKIP
 >>> deletion_auc(model, x[0], grad_cam_map, patch_size=7)  # doctest: +SKIP
 0.21
 """
@@ -40,13 +46,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ._common import finite_array, model_device
+from .._common import finite_array, model_device
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -56,75 +63,68 @@ def _positive_int(value: Any, name: str) -> int:
 
 
 def patch_scores(attribution: Any, patch_size: int) -> np.ndarray:
-    """Average a pixel attribution map over non-overlapping square patches.
+    """Average an attribution map over non-overlapping patches of side ``patch_size``.
+
+    A patch is a square of an image map ``(H, W)``, a segment of a signal map ``(T,)``
+    (a box in general: the map may have any number of axes).
 
     Parameters
     ----------
     attribution : numpy.ndarray or torch.Tensor
-        ``(H, W)`` map; ``H`` and ``W`` must be multiples of ``patch_size``.
+        A map with at least one axis; every side must be a multiple of ``patch_size``.
     patch_size : int
-        Side of a patch in pixels (1 returns the map unchanged, as float64).
+        Side of a patch in positions (1 returns the map unchanged, as float64).
 
     Returns
     -------
     numpy.ndarray
-        float64 ``(H / patch_size, W / patch_size)``: the mean of each patch.
+        float64, every side divided by ``patch_size``: the mean of each patch.
 
     Raises
     ------
     ValueError
-        If the map is not 2-D or its sides are not multiples of ``patch_size``.
+        If the map has no axis or its sides are not multiples of ``patch_size``.
 
     Examples
     --------
     >>> patch_scores(np.arange(16.0).reshape(4, 4), 2)
     array([[ 2.5,  4.5],
            [10.5, 12.5]])
+    >>> patch_scores([1.0, 3.0, 5.0, 7.0], 2)
+    array([2., 6.])
     """
     p = _positive_int(patch_size, "patch_size")
     a = finite_array(attribution, "attribution")
-    if a.ndim != 2 or a.shape[0] % p or a.shape[1] % p:
+    if a.ndim == 0 or any(side % p for side in a.shape):
         raise ValueError(
-            f"attribution: expected a 2-D map (H, W) with H and W multiples of "
-            f"patch_size={p}, got shape {a.shape}"
+            f"attribution: expected a map whose sides are multiples of patch_size={p}, "
+            f"got shape {a.shape}"
         )
-    h, w = a.shape[0] // p, a.shape[1] // p
-    return a.reshape(h, p, w, p).mean(axis=(1, 3))
+    split = [v for side in a.shape for v in (side // p, p)]
+    return a.reshape(split).mean(axis=tuple(range(1, 2 * a.ndim, 2)))
 
 
-def _image(image: Any, name: str = "image") -> torch.Tensor:
-    x = torch.as_tensor(finite_array(image, name), dtype=torch.float32)
-    if x.ndim == 4 and x.shape[0] == 1:
-        x = x[0]
-    if x.ndim != 3:
-        raise ValueError(
-            f"{name}: expected one image (C, H, W) or (1, C, H, W), got shape {tuple(x.shape)}"
-        )
-    return x
+def _patch_scores(attribution: np.ndarray, spatial: tuple[int, ...], patch_size: int) -> np.ndarray:
+    """Return one score per patch of one map, flattened row-major over the patch grid."""
+    grid = tuple(side // patch_size for side in spatial)
+    if attribution.shape == spatial:
+        return patch_scores(attribution, patch_size).ravel()
+    if attribution.shape == grid:
+        return attribution.ravel()
+    raise ValueError(
+        f"attribution: expected a map of the input's shape {spatial} or one score per "
+        f"patch {grid} (patch_size={patch_size}), got shape {attribution.shape}"
+    )
 
 
-def _patch_scores(attribution: Any, image_hw: tuple[int, int], patch_size: int) -> np.ndarray:
-    """Return one score per patch, flattened row-major over the patch grid."""
-    H, W = image_hw
-    if H % patch_size or W % patch_size:
+def _patch_ids(spatial: tuple[int, ...], patch_size: int) -> np.ndarray:
+    """The patch index (row-major over the patch grid) of every position."""
+    if any(side % patch_size for side in spatial):
         raise ValueError(
-            f"patch_size={patch_size} must divide the image's height and width, "
-            f"got an image of {H}x{W}"
+            f"patch_size={patch_size} must divide every side of the map, got sides {spatial}"
         )
-    grid = (H // patch_size, W // patch_size)
-    a = finite_array(attribution, "attribution")
-    if a.ndim == 3 and a.shape[0] == 1:
-        a = a[0]
-    if a.shape == (H, W):
-        scores = patch_scores(a, patch_size)
-    elif a.shape == grid:
-        scores = a
-    else:
-        raise ValueError(
-            f"attribution: expected a pixel map {(H, W)} or one score per patch {grid} "
-            f"(patch_size={patch_size}), got shape {a.shape}"
-        )
-    return scores.ravel()
+    grid = tuple(side // patch_size for side in spatial)
+    return np.ravel_multi_index(tuple(np.indices(spatial) // patch_size), grid)
 
 
 def _non_negative_int(value: Any, name: str) -> int:
@@ -186,121 +186,43 @@ def tie_break_orders(scores: Any, tie_breaks: int = 10, seed: int = 0) -> np.nda
     return np.stack([np.lexsort((rng.random(s.size), -s)) for _ in range(m)])
 
 
-def _deleted_images(
-    x: torch.Tensor, base: torch.Tensor, orders: np.ndarray, counts: np.ndarray, p: int
+def _replaced(
+    start: torch.Tensor, end: torch.Tensor, orders: np.ndarray, counts: np.ndarray,
+    patch_id: np.ndarray,
 ) -> tuple[torch.Tensor, np.ndarray]:
-    """Delete the first ``counts[k]`` patches of each order from ``x``.
+    """Replace the first ``counts[k]`` patches of each order in ``start`` by ``end``.
 
-    Returns the distinct deleted images ``(m, C, H, W)`` and ``(len(orders), len(counts))``
-    indices into them. Two steps give the same image when their deleted sets differ only in
-    patches that already equal the baseline (e.g. empty patches of a black-background digit),
+    Deletion replaces the input by the baseline, insertion the baseline by the input.
+    Returns the distinct images ``(m, *start.shape)`` and ``(len(orders), len(counts))``
+    indices into them. Two steps give the same image when their sets differ only in
+    patches where ``start`` already equals ``end`` (e.g. the empty background of a digit),
     so each distinct image is evaluated once, however many tie-break orders lead to it.
     """
-    _, H, W = x.shape
-    grid = (H // p, W // p)
-    differs = (x != base).any(0).reshape(grid[0], p, grid[1], p).any(axis=(1, 3)).numpy().ravel()
+    k = patch_id.ndim  # the map's (spatial) axes are the input's trailing axes
+    differs_at = (start != end).reshape(-1, *patch_id.shape).any(0).numpy()
+    differs = np.bincount(patch_id.ravel(), weights=differs_at.ravel(),
+                          minlength=orders.shape[1]) > 0  # fmt: skip
     position: dict[bytes, int] = {}
     masks = []
     index = np.empty((len(orders), len(counts)), dtype=np.int64)
     for o, order in enumerate(orders):
-        deleted = np.zeros(grid[0] * grid[1], dtype=bool)
-        for k, count in enumerate(counts):
-            deleted[order[:count]] = True
-            key = (deleted & differs).tobytes()
+        replaced = np.zeros(orders.shape[1], dtype=bool)
+        for step, count in enumerate(counts):
+            replaced[order[:count]] = True
+            key = (replaced & differs).tobytes()
             if key not in position:
                 position[key] = len(masks)
-                masks.append(deleted.reshape(grid).repeat(p, axis=0).repeat(p, axis=1))
-            index[o, k] = position[key]
-    mask = torch.as_tensor(np.stack(masks), dtype=x.dtype)[:, None]
-    return x[None] * (1 - mask) + base[None] * mask, index
+                masks.append(replaced[patch_id])
+            index[o, step] = position[key]
+    channels = (1,) * (start.ndim - k)
+    mask = torch.as_tensor(np.stack(masks), dtype=start.dtype)
+    mask = mask.reshape(len(masks), *channels, *patch_id.shape)
+    return start[None] * (1 - mask) + end[None] * mask, index
 
 
-def deletion_curves(
-    model: nn.Module,
-    images: Any,
-    attributions: Any,
-    patch_size: int = 1,
-    targets: Any = None,
-    steps: int | None = None,
-    baseline: float | Any = 0.0,
-    batch_size: int = 256,
-    tie_breaks: int = 10,
-    seed: int = 0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Deletion curves of a batch of images, one map per image (see :func:`deletion_curve`).
-
-    All perturbed images of all inputs are evaluated together in batches of ``batch_size``,
-    which is much faster than calling :func:`deletion_curve` image by image.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        A classifier returning logits ``(n, n_classes)``.
-    images : numpy.ndarray or torch.Tensor
-        ``(n, C, H, W)``.
-    attributions : numpy.ndarray or torch.Tensor
-        ``(n, H, W)`` pixel maps or ``(n, H / patch_size, W / patch_size)`` patch scores.
-    patch_size, steps, baseline, tie_breaks, seed :
-        As in :func:`deletion_curve`; a baseline image has shape ``(C, H, W)`` (the same for
-        all inputs). A map's curve does not depend on the other maps of the batch.
-    targets : int or sequence of int, optional
-        One class for all images or one per image; default: each image's predicted class.
-    batch_size : int, default 256
-        How many perturbed images are evaluated at once.
-
-    Returns
-    -------
-    fractions : numpy.ndarray
-        float64 ``(steps + 1,)``, the fraction of patches deleted, from 0 to 1.
-    probabilities : numpy.ndarray
-        float64 ``(n, steps + 1)``, row ``i`` is the curve of image ``i``.
-
-    Raises
-    ------
-    ValueError
-        As :func:`deletion_curve`, and if the numbers of images, maps and targets differ.
-    """
+def _class_probabilities(model: nn.Module, batch: torch.Tensor, batch_size: int) -> np.ndarray:
+    """``softmax(model(x))`` of a batch in eval mode, without gradients, in float64."""
     device = model_device(model)
-    p = _positive_int(patch_size, "patch_size")
-    xs = torch.as_tensor(finite_array(images, "images"), dtype=torch.float32)
-    if xs.ndim != 4 or len(xs) == 0:
-        raise ValueError(f"images: expected a non-empty batch (n, C, H, W), got shape "
-                         f"{tuple(xs.shape)}")  # fmt: skip
-    maps = finite_array(attributions, "attributions")
-    if maps.ndim != 3 or len(maps) != len(xs):
-        raise ValueError(
-            f"attributions: expected one 2-D map per image, shape ({len(xs)}, h, w), "
-            f"got shape {maps.shape}"
-        )
-    n, C, H, W = xs.shape
-    tie_breaks = _positive_int(tie_breaks, "tie_breaks")
-    seed = _non_negative_int(seed, "seed")
-    orders = [tie_break_orders(_patch_scores(m, (H, W), p), tie_breaks, seed) for m in maps]
-    n_patches = orders[0].shape[1]
-    n_steps = n_patches if steps is None else _positive_int(steps, "steps")
-    if n_steps > n_patches:
-        raise ValueError(
-            f"steps must be at most the number of patches ({n_patches}), got {n_steps}"
-        )
-    batch_size = _positive_int(batch_size, "batch_size")
-    if isinstance(baseline, (int, float, np.floating)) and not isinstance(baseline, bool):
-        base = torch.full_like(xs[0], float(baseline))
-    else:
-        base = _image(baseline, "baseline")
-        if base.shape != xs[0].shape:
-            raise ValueError(
-                f"baseline: expected a number or an image of shape {tuple(xs[0].shape)}, "
-                f"got shape {tuple(base.shape)}"
-            )
-    counts = np.rint(np.arange(n_steps + 1) * n_patches / n_steps).astype(int)
-    parts, indices, offset = [], [], 0
-    for x, o in zip(xs, orders, strict=True):
-        deleted, index = _deleted_images(x, base, o, counts, p)
-        parts.append(deleted)
-        indices.append(index + offset)  # (orders of this map, steps + 1) rows of the batch
-        offset += len(deleted)
-    batch = torch.cat(parts)
-
     was_training = model.training
     model.eval()
     try:
@@ -313,23 +235,191 @@ def deletion_curves(
         raise ValueError(
             f"model output: expected logits (n, n_classes), got shape {tuple(logits.shape)}"
         )
-    n_classes = logits.shape[1]
-    probs = torch.softmax(logits.double(), dim=1).numpy()  # (distinct images, n_classes)
+    return torch.softmax(logits.double(), dim=1).numpy()
+
+
+def _targets(targets: Any, n: int, n_classes: int) -> np.ndarray | None:
     if targets is None:
-        chosen = np.array([probs[index[0, 0]].argmax() for index in indices])
-    else:
-        chosen = np.atleast_1d(np.asarray(targets))
-        if chosen.dtype.kind not in "iu" or chosen.ndim != 1 or len(chosen) not in (1, n):
-            raise ValueError(f"targets: expected one class index or {n} of them (one per "
-                             f"image), got {targets!r}")  # fmt: skip
-        if chosen.min() < 0 or chosen.max() >= n_classes:
-            raise ValueError(
-                f"target must be a class index in [0, {n_classes - 1}], got {targets!r}"
-            )
-        chosen = np.broadcast_to(chosen, (n,))
+        return None
+    chosen = np.atleast_1d(np.asarray(targets))
+    if chosen.dtype.kind not in "iu" or chosen.ndim != 1 or len(chosen) not in (1, n):
+        raise ValueError(f"targets: expected one class index or {n} of them (one per "
+                         f"input), got {targets!r}")  # fmt: skip
+    if chosen.min() < 0 or chosen.max() >= n_classes:
+        raise ValueError(f"target must be a class index in [0, {n_classes - 1}], got {targets!r}")
+    return np.broadcast_to(chosen, (n,))
+
+
+def _inputs_and_maps(inputs: Any, attributions: Any) -> tuple[torch.Tensor, np.ndarray]:
+    xs = torch.as_tensor(finite_array(inputs, "inputs"), dtype=torch.float32)
+    maps = finite_array(attributions, "attributions")
+    if xs.ndim < 2 or len(xs) == 0:
+        raise ValueError(f"inputs: expected a non-empty batch (n, ...), got shape "
+                         f"{tuple(xs.shape)}")  # fmt: skip
+    if maps.ndim < 2 or maps.ndim > xs.ndim or len(maps) != len(xs):
+        raise ValueError(
+            f"attributions: expected one map per input, shape ({len(xs)}, ...) with the "
+            f"input's trailing axes (maps of inputs {tuple(xs.shape)} are e.g. "
+            f"{(len(xs), *xs.shape[2:])}), got shape {maps.shape}"
+        )
+    return xs, maps
+
+
+def _baseline(baseline: Any, shape: tuple[int, ...]) -> torch.Tensor:
+    if isinstance(baseline, (int, float, np.floating)) and not isinstance(baseline, bool):
+        return torch.full(shape, float(baseline))
+    base = torch.as_tensor(finite_array(baseline, "baseline"), dtype=torch.float32)
+    if tuple(base.shape) != shape:
+        raise ValueError(f"baseline: expected a number or an array of one input's shape "
+                         f"{shape}, got shape {tuple(base.shape)}")  # fmt: skip
+    return base
+
+
+def _curves(
+    model: nn.Module, inputs: Any, attributions: Any, insert: bool, patch_size: int,
+    targets: Any, steps: int | None, baseline: Any, batch_size: int, tie_breaks: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The deletion (``insert=False``) or insertion curves of a batch (see the public ones)."""
+    model_device(model)
+    p = _positive_int(patch_size, "patch_size")
+    xs, maps = _inputs_and_maps(inputs, attributions)
+    n = len(xs)
+    tie_breaks = _positive_int(tie_breaks, "tie_breaks")
+    seed = _non_negative_int(seed, "seed")
+    batch_size = _positive_int(batch_size, "batch_size")
+    spatial = tuple(xs.shape[xs.ndim - (maps.ndim - 1):])
+    patch_id = _patch_ids(spatial, p)
+    orders = [tie_break_orders(_patch_scores(m, spatial, p), tie_breaks, seed) for m in maps]
+    n_patches = orders[0].shape[1]
+    n_steps = n_patches if steps is None else _positive_int(steps, "steps")
+    if n_steps > n_patches:
+        raise ValueError(
+            f"steps must be at most the number of patches ({n_patches}), got {n_steps}"
+        )
+    base = _baseline(baseline, tuple(xs.shape[1:]))
+    counts = np.rint(np.arange(n_steps + 1) * n_patches / n_steps).astype(int)
+    parts, indices, offset = [], [], 0
+    for x, o in zip(xs, orders, strict=True):
+        start, end = (base, x) if insert else (x, base)
+        images, index = _replaced(start, end, o, counts, patch_id)
+        parts.append(images)
+        indices.append(index + offset)  # (orders of this map, steps + 1) rows of the batch
+        offset += len(images)
+    probs = _class_probabilities(model, torch.cat(parts), batch_size)
+    chosen = _targets(targets, n, probs.shape[1])
+    if chosen is None:  # the class predicted for the intact input
+        intact = [index[0, -1] if insert else index[0, 0] for index in indices]
+        chosen = probs[intact].argmax(axis=1)
     # the curve of a map: the mean over its tie-break orders
     curves = np.stack([probs[index, c].mean(0) for index, c in zip(indices, chosen, strict=True)])
     return counts / n_patches, curves
+
+
+_CURVE_PARAMETERS = """
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A classifier returning logits ``(n, n_classes)``.
+    inputs : numpy.ndarray or torch.Tensor
+        ``(n, *channels, *spatial)``: tabular rows ``(n, F)``, signals ``(n, C, T)``,
+        images ``(n, C, H, W)``.
+    attributions : numpy.ndarray or torch.Tensor
+        ``(n, *spatial)``, one map per input over the input's trailing axes (all channels of
+        a position are replaced together), or one score per patch
+        ``(n, *spatial / patch_size)``. Higher = more important (signed: pass ``abs`` of a
+        map to rank by magnitude).
+    patch_size : int, default 1
+        Side of the replaced patches (squares of an image, segments of a signal); must
+        divide every spatial side. 1 = position by position (feature by feature).
+    targets : int or sequence of int, optional
+        One class for all inputs or one per input; default: each input's predicted class.
+    steps : int, optional
+        Number of steps, at most the number of patches; default: one patch per step.
+    baseline : float or array_like, default 0.0
+        The value of "absent": a number, or an array of one input's shape (e.g. a blurred
+        copy, the training mean).
+    batch_size : int, default 256
+        How many perturbed inputs are evaluated at once.
+    tie_breaks : int, default 10
+        Patches with exactly the same score have no order: the curve is the mean over the
+        orders of the tied patches (:func:`tie_break_orders`), exact when there are at most
+        ``tie_breaks`` of them, else a seeded random sample of that many. A constant map
+        gives the expected curve of a random order.
+    seed : int, default 0
+        Seed of the random tie-breaks. A map's curve does not depend on the other maps.
+
+    Returns
+    -------
+    fractions : numpy.ndarray
+        float64 ``(steps + 1,)``, the fraction of patches replaced, from 0 to 1.
+    probabilities : numpy.ndarray
+        float64 ``(n, steps + 1)``, row ``i`` is the curve of input ``i`` (the mean over
+        its tie-break orders).
+
+    Raises
+    ------
+    ValueError
+        For maps that are not one per input over the input's trailing axes (or its patch
+        grid), a patch size that does not divide them, ``steps`` out of range, targets out
+        of range, a baseline of the wrong shape, ``tie_breaks`` < 1, a negative ``seed``,
+        or a model that does not return ``(n, n_classes)``.
+"""
+
+
+def deletion_curves(
+    model: nn.Module,
+    inputs: Any,
+    attributions: Any,
+    patch_size: int = 1,
+    targets: Any = None,
+    steps: int | None = None,
+    baseline: float | Any = 0.0,
+    batch_size: int = 256,
+    tie_breaks: int = 10,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Delete patches most important first and record the class probability, per input.
+
+    Step ``k`` replaces the first ``round(k * n_patches / steps)`` patches of the map's
+    order (highest score first) by ``baseline``; every step is evaluated with
+    ``softmax(model(x))[target]`` in eval mode, without gradients, on the model's device,
+    all inputs together in batches. A faithful map makes the probability fall fast: the
+    area under the curve (:func:`area_under_curve`) is small. ``probabilities[:, 0]`` is the
+    intact input's, ``probabilities[:, -1]`` the baseline's.
+    """
+    return _curves(model, inputs, attributions, False, patch_size, targets, steps, baseline,
+                   batch_size, tie_breaks, seed)  # fmt: skip
+
+
+def insertion_curves(
+    model: nn.Module,
+    inputs: Any,
+    attributions: Any,
+    patch_size: int = 1,
+    targets: Any = None,
+    steps: int | None = None,
+    baseline: float | Any = 0.0,
+    batch_size: int = 256,
+    tie_breaks: int = 10,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Insert patches most important first into the baseline and record the class probability.
+
+    The mirror of :func:`deletion_curves` (Petsiuk et al., 2018): step ``k`` starts from
+    ``baseline`` and puts back the first ``round(k * n_patches / steps)`` patches of the
+    input in the map's order. A faithful map makes the probability rise fast: the area
+    under the curve is large. ``probabilities[:, 0]`` is the baseline's,
+    ``probabilities[:, -1]`` the intact input's; the default target is the class predicted
+    for the intact input.
+    """
+    return _curves(model, inputs, attributions, True, patch_size, targets, steps, baseline,
+                   batch_size, tie_breaks, seed)  # fmt: skip
+
+
+deletion_curves.__doc__ = (deletion_curves.__doc__ or "") + _CURVE_PARAMETERS
+insertion_curves.__doc__ = (insertion_curves.__doc__ or "") + _CURVE_PARAMETERS
+
 
 def deletion_curve(
     model: nn.Module,
@@ -343,65 +433,33 @@ def deletion_curve(
     tie_breaks: int = 10,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Delete patches in the order of an attribution map and record the class probability.
-
-    Patches are ranked by their score (the mean of the map over the patch, or the map's
-    own value if it has one value per patch), highest first. Step ``k`` replaces the
-    first ``round(k * n_patches / steps)`` patches of that order by ``baseline`` (all
-    channels). Patches with exactly the same score (e.g. the zeros of a map after a ReLU;
-    all patches of an all-zero map) have no order: the curve is the mean over the orders
-    of the tied patches (:func:`tie_break_orders`), exact when there are at most
-    ``tie_breaks`` of them, else a seeded random sample. A map without ties gives the
-    curve of its plain ranking; a constant map gives the expected curve of a random order.
-    Every step is evaluated with ``softmax(model(x))[target]`` in eval mode, without
-    gradients, on the model's device.
-    For many images at once use :func:`deletion_curves`.
+    """The :func:`deletion_curves` of one input.
 
     Parameters
     ----------
     model : torch.nn.Module
         A classifier returning logits ``(n, n_classes)``.
     image : numpy.ndarray or torch.Tensor
-        One image ``(C, H, W)`` (or ``(1, C, H, W)``).
+        One input without the batch axis, e.g. an image ``(C, H, W)`` or a signal ``(C, T)``.
     attribution : numpy.ndarray or torch.Tensor
-        Higher = more important. Either a pixel map ``(H, W)`` (averaged per patch) or one
-        score per patch ``(H / patch_size, W / patch_size)``, e.g. a ViT's 4x4 token map.
-    patch_size : int, default 1
-        Side of the deleted squares in pixels; must divide ``H`` and ``W``
-        (1 = pixel by pixel; a ViT's patch size deletes whole tokens).
+        Its map over the input's trailing axes, e.g. ``(H, W)``, or one score per patch,
+        e.g. a ViT's 4x4 token map with ``patch_size=7``.
     target : int, optional
-        The class whose probability is tracked; default: the class the model predicts
-        for the intact image.
-    steps : int, optional
-        Number of deletion steps, at most the number of patches; default: one patch per
-        step.
-    baseline : float or array_like, default 0.0
-        The value deleted pixels get: a number, or an image of shape ``(C, H, W)``
-        (e.g. a blurred copy of the image).
-    batch_size : int, default 64
-        How many perturbed images are evaluated at once.
-    tie_breaks : int, default 10
-        At most this many orders of tied patches are averaged (see above).
-    seed : int, default 0
-        Seed of the random tie-breaks (used only when there are more orders than
-        ``tie_breaks``).
+        The class whose probability is tracked; default: the predicted class.
+    patch_size, steps, baseline, batch_size, tie_breaks, seed :
+        As in :func:`deletion_curves`.
 
     Returns
     -------
     fractions : numpy.ndarray
-        float64 ``(steps + 1,)``, the fraction of patches deleted, from 0 to 1.
+        float64 ``(steps + 1,)``.
     probabilities : numpy.ndarray
-        float64 ``(steps + 1,)``, the probability of ``target`` after each step (the mean
-        over the tie-break orders);
-        ``probabilities[0]`` is the intact image's, ``probabilities[-1]`` the baseline's.
+        float64 ``(steps + 1,)``.
 
     Raises
     ------
     ValueError
-        For a map whose shape fits neither the image nor its patch grid, a patch size
-        that does not divide the image, ``steps`` out of range, a ``target`` out of range,
-        a baseline of the wrong shape, ``tie_breaks`` < 1, a negative ``seed``, or a model
-        that does not return ``(n, n_classes)``.
+        As :func:`deletion_curves`, and for a ``target`` that is not an int.
 
     Examples
     --------
@@ -409,16 +467,11 @@ def deletion_curve(
     >>> fractions[:3]  # doctest: +SKIP
     array([0.    , 0.0625, 0.125 ])
     """
-    model_device(model)
-    x = _image(image)
+    x = finite_array(image, "image")
     a = finite_array(attribution, "attribution")
-    if a.ndim == 3 and a.shape[0] == 1:
-        a = a[0]
-    if a.ndim != 2:
-        raise ValueError(
-            f"attribution: expected one 2-D map, a pixel map {tuple(x.shape[1:])} or one score "
-            f"per patch, got shape {a.shape}"
-        )
+    if x.ndim < 1 or a.ndim < 1 or a.ndim > x.ndim:
+        raise ValueError(f"image and attribution: expected one input and its map over the "
+                         f"input's trailing axes, got shapes {x.shape} and {a.shape}")  # fmt: skip
     if target is not None and (isinstance(target, bool)
                                or not isinstance(target, (int, np.integer))):  # fmt: skip
         raise ValueError(f"target must be a class index (int), got {target!r}")
@@ -487,3 +540,102 @@ def deletion_auc(
         baseline=baseline, tie_breaks=tie_breaks, seed=seed,
     )
     return area_under_curve(fractions, probabilities)
+
+
+def _as_tensor(values: Any, name: str) -> torch.Tensor:
+    if isinstance(values, torch.Tensor):
+        return values.detach().float().cpu()
+    return torch.as_tensor(finite_array(values, name), dtype=torch.float32)
+
+
+def completeness_gap(
+    model: nn.Module, inputs: Any, attributions: Any, baselines: Any, target: int | Sequence[int]
+) -> np.ndarray:
+    r"""Return ``sum(attributions) - (F(x) - F(x'))`` for each input.
+
+    Integrated Gradients satisfies *completeness*: the attributions of an input
+    add up to the difference of the explained output between the input and the
+    baseline,
+
+    .. math::
+
+        \sum_i \mathrm{IG}_i(x) = F_c(x) - F_c(x').
+
+    A numerical IG (a finite sum over ``n_steps``) meets it only approximately;
+    the gap measures the error (captum calls it the *convergence delta*).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Returns outputs ``(n, n_outputs)``; evaluated without gradients on its
+        own device. Put it in eval mode first.
+    inputs : torch.Tensor or numpy.ndarray
+        ``(n, ...)``, the explained inputs ``x``.
+    attributions : torch.Tensor or numpy.ndarray
+        Same shape as ``inputs``.
+    baselines : float, torch.Tensor or numpy.ndarray
+        ``x'``: a number (e.g. 0.0), or a tensor of the shape of ``inputs`` or
+        of one input with a leading axis of 1 (broadcast to all inputs).
+    target : int or sequence of int
+        The explained output index ``c``, one for all inputs or one per input.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``(n,)``: the gap per input (0 = complete).
+
+    Raises
+    ------
+    ValueError
+        If shapes do not match or a target is out of range.
+
+    Examples
+    --------
+    >>> model = nn.Linear(3, 2)  # doctest: +SKIP
+    >>> x = torch.ones(1, 3)  # doctest: +SKIP
+    >>> ig = (x - 0) * model.weight[1]  # IG is exact for a linear model  # doctest: +SKIP
+    >>> completeness_gap(model, x, ig, 0.0, target=1)  # doctest: +SKIP
+    array([0.])
+    """
+    device = model_device(model)
+    x = _as_tensor(inputs, "inputs")
+    attr = _as_tensor(attributions, "attributions")
+    if x.ndim < 2:
+        raise ValueError(f"inputs: expected a batch (n, ...), got shape {tuple(x.shape)}")
+    if attr.shape != x.shape:
+        raise ValueError(
+            f"attributions must have the shape of inputs {tuple(x.shape)}, "
+            f"got {tuple(attr.shape)}"
+        )
+    if isinstance(baselines, (int, float)) and not isinstance(baselines, bool):
+        base = torch.full_like(x, float(baselines))
+    else:
+        base = _as_tensor(baselines, "baselines")
+        if base.shape != x.shape and not (base.shape[0] == 1 and base.shape[1:] == x.shape[1:]):
+            raise ValueError(
+                f"baselines: expected a number or shape {tuple(x.shape)} or "
+                f"(1, {', '.join(map(str, x.shape[1:]))}), got {tuple(base.shape)}"
+            )
+        base = base.expand_as(x)
+    targets = np.broadcast_to(np.asarray(target), (len(x),)) if np.ndim(target) == 0 else None
+    if targets is None:
+        targets = np.asarray(target)
+        if targets.shape != (len(x),):
+            raise ValueError(
+                f"target: expected one int or {len(x)} ints, got shape {targets.shape}"
+            )
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"target: expected integers, got dtype {targets.dtype}")
+    with torch.no_grad():
+        out_x = model(x.to(device)).cpu()
+        out_base = model(base.to(device)).cpu()
+    if out_x.ndim != 2:
+        raise ValueError(f"model output: expected shape (n, n_outputs), got {tuple(out_x.shape)}")
+    if targets.min() < 0 or targets.max() >= out_x.shape[1]:
+        raise ValueError(
+            f"target must lie in [0, {out_x.shape[1] - 1}], got {sorted(set(targets.tolist()))}"
+        )
+    idx = torch.as_tensor(targets.astype(np.int64))[:, None]
+    difference = (out_x.gather(1, idx) - out_base.gather(1, idx))[:, 0].double()
+    total = attr.reshape(len(x), -1).double().sum(1)
+    return (total - difference).numpy()

@@ -1,9 +1,5 @@
-"""Numbers that test attribution maps: completeness, rank agreement, sanity checks.
+"""Randomisation and agreement: do two maps rank the input the same way?
 
-* :func:`completeness_gap`: how far the attributions of one output are from
-  summing to ``F(x) - F(x')`` (the *completeness* axiom that Integrated
-  Gradients satisfies; Sundararajan et al., 2017, *Axiomatic Attribution for
-  Deep Networks*, ICML).
 * :func:`rank_correlation` and :func:`agreement_matrix`: Spearman rank
   correlation between maps, to compare methods or a map before and after a
   change of the model or the input.
@@ -32,106 +28,7 @@ import torch
 from scipy.stats import rankdata
 from torch import nn
 
-from ._common import describe, finite_array, integer, model_device
-
-
-def _as_tensor(values: Any, name: str) -> torch.Tensor:
-    if isinstance(values, torch.Tensor):
-        return values.detach().float().cpu()
-    return torch.as_tensor(finite_array(values, name), dtype=torch.float32)
-
-
-def completeness_gap(
-    model: nn.Module, inputs: Any, attributions: Any, baselines: Any, target: int | Sequence[int]
-) -> np.ndarray:
-    r"""Return ``sum(attributions) - (F(x) - F(x'))`` for each input.
-
-    Integrated Gradients satisfies *completeness*: the attributions of an input
-    add up to the difference of the explained output between the input and the
-    baseline,
-
-    .. math::
-
-        \sum_i \mathrm{IG}_i(x) = F_c(x) - F_c(x').
-
-    A numerical IG (a finite sum over ``n_steps``) meets it only approximately;
-    the gap measures the error (captum calls it the *convergence delta*).
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        Returns outputs ``(n, n_outputs)``; evaluated without gradients on its
-        own device. Put it in eval mode first.
-    inputs : torch.Tensor or numpy.ndarray
-        ``(n, ...)``, the explained inputs ``x``.
-    attributions : torch.Tensor or numpy.ndarray
-        Same shape as ``inputs``.
-    baselines : float, torch.Tensor or numpy.ndarray
-        ``x'``: a number (e.g. 0.0), or a tensor of the shape of ``inputs`` or
-        of one input with a leading axis of 1 (broadcast to all inputs).
-    target : int or sequence of int
-        The explained output index ``c``, one for all inputs or one per input.
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 ``(n,)``: the gap per input (0 = complete).
-
-    Raises
-    ------
-    ValueError
-        If shapes do not match or a target is out of range.
-
-    Examples
-    --------
-    >>> model = nn.Linear(3, 2)  # doctest: +SKIP
-    >>> x = torch.ones(1, 3)  # doctest: +SKIP
-    >>> ig = (x - 0) * model.weight[1]  # IG is exact for a linear model  # doctest: +SKIP
-    >>> completeness_gap(model, x, ig, 0.0, target=1)  # doctest: +SKIP
-    array([0.])
-    """
-    device = model_device(model)
-    x = _as_tensor(inputs, "inputs")
-    attr = _as_tensor(attributions, "attributions")
-    if x.ndim < 2:
-        raise ValueError(f"inputs: expected a batch (n, ...), got shape {tuple(x.shape)}")
-    if attr.shape != x.shape:
-        raise ValueError(
-            f"attributions must have the shape of inputs {tuple(x.shape)}, "
-            f"got {tuple(attr.shape)}"
-        )
-    if isinstance(baselines, (int, float)) and not isinstance(baselines, bool):
-        base = torch.full_like(x, float(baselines))
-    else:
-        base = _as_tensor(baselines, "baselines")
-        if base.shape != x.shape and not (base.shape[0] == 1 and base.shape[1:] == x.shape[1:]):
-            raise ValueError(
-                f"baselines: expected a number or shape {tuple(x.shape)} or "
-                f"(1, {', '.join(map(str, x.shape[1:]))}), got {tuple(base.shape)}"
-            )
-        base = base.expand_as(x)
-    targets = np.broadcast_to(np.asarray(target), (len(x),)) if np.ndim(target) == 0 else None
-    if targets is None:
-        targets = np.asarray(target)
-        if targets.shape != (len(x),):
-            raise ValueError(
-                f"target: expected one int or {len(x)} ints, got shape {targets.shape}"
-            )
-    if targets.dtype.kind not in "iu":
-        raise TypeError(f"target: expected integers, got dtype {targets.dtype}")
-    with torch.no_grad():
-        out_x = model(x.to(device)).cpu()
-        out_base = model(base.to(device)).cpu()
-    if out_x.ndim != 2:
-        raise ValueError(f"model output: expected shape (n, n_outputs), got {tuple(out_x.shape)}")
-    if targets.min() < 0 or targets.max() >= out_x.shape[1]:
-        raise ValueError(
-            f"target must lie in [0, {out_x.shape[1] - 1}], got {sorted(set(targets.tolist()))}"
-        )
-    idx = torch.as_tensor(targets.astype(np.int64))[:, None]
-    difference = (out_x.gather(1, idx) - out_base.gather(1, idx))[:, 0].double()
-    total = attr.reshape(len(x), -1).double().sum(1)
-    return (total - difference).numpy()
+from .._common import describe, finite_array, integer, model_device
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
