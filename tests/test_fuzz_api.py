@@ -122,6 +122,9 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("pruning_curve", "counts", "None"): "documented: None prunes 0, 1, ..., all channels",
     ("top_input_overlap", "maps", "rank+"): "(n, C, H, W) feature maps are valid",
     ("zero_channels", "channels", "empty"): "documented: no channel zeroed (a plain copy)",
+    ("PlantedCase", "baseline", "-1"): "any number can be the absent value",
+    ("PlantedCase", "description", "str"): "any description",
+    ("PlantedCase", "name", "str"): "any non-empty name",
     ("proximity_matrix", "X", "nan"): "scikit-learn forests route missing values (NaN)",
     ("scale_imagenet_pixels", "images", "rank-"): "documented: one image (3, H, W)",
     ("scaled_dot_product_attention", "k", "rank-"): "(tokens, d) broadcasts over the batch",
@@ -300,6 +303,14 @@ def valid_calls(tmp_path_factory) -> dict[str, dict[str, Any]]:
         "make_ecg_dataset": {"n_per_class": 10, "length": 100, "fs": 100.0,
                              "abnormality": "inverted_t", "seed": 0,
                              "test_size": 0.25},  # fmt: skip
+        # planted
+        "PlantedCase": {"name": "toy", "model": nn.Linear(3, 2), "inputs": torch.zeros(2, 3),
+                        "targets": np.array([0, 1]), "truth": np.eye(2, 3, dtype=bool),
+                        "control": np.eye(2, 3, k=1, dtype=bool), "baseline": 0.0,
+                        "patch_size": 1, "accuracy": 0.9, "description": "a toy case"},
+        "ecg_case": {"n": 4, "seed": 0},
+        "image_case": {"n": 4, "seed": 0, "model": "clean"},
+        "tabular_case": {"n": 4, "seed": 0},
         # explorer
         "explain_selection": {"input_name": "digit-7", "model_name": "mnist_cnn",
                               "method": "Grad-CAM", "layer": "features.3",
