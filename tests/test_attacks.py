@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.attacks import fgsm_attack, max_sensitivity, pgd_attack, saliency_attack, softplus_model
+from utils.attacks import fgsm_attack, pgd_attack, saliency_attack, softplus_model
+from utils.evaluation.robustness import max_sensitivity
 from utils.models import MnistCNN
 
 

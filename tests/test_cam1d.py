@@ -9,16 +9,11 @@ from torch import nn
 
 from utils.cam1d import (
     library_grad_cam_1d,
-    mass_in_region,
-    pointing_game,
-    region_fraction,
-    region_mask,
     signal_cam,
     upsample_1d,
 )
 from utils.gradcam import grad_cam
 from utils.models import SignalCNN
-from utils.shortcuts import attribution_mass_in_region
 
 
 @pytest.fixture(scope="module")
@@ -109,55 +104,6 @@ def test_upsample_1d():
         upsample_1d(np.zeros((2, 3, 4)), 10)
     with pytest.raises(ValueError, match="positive integer"):
         upsample_1d(np.zeros(4), 0)
-
-
-def test_region_mask_and_fraction():
-    mask = region_mask([[1, 3], [0, 5]], 5)
-    assert mask.tolist() == [[False, True, True, False, False], [True] * 5]
-    np.testing.assert_allclose(region_fraction([[1, 3], [0, 5]], 5), [0.4, 1.0])
-    assert region_fraction((2, 4), 8) == 0.25
-
-
-def test_mass_in_region_constructed():
-    a = np.array([[0.0, 1.0, 3.0, 0.0, -2.0], [1.0, 1.0, 1.0, 1.0, 0.0]])
-    np.testing.assert_allclose(mass_in_region(a, [[1, 3], [0, 2]]), [1.0, 0.5])
-    np.testing.assert_allclose(mass_in_region(a, (1, 3), positive=False), [4 / 6, 2 / 4])
-    assert mass_in_region(a[0], (4, 5)) == 0.0
-    assert np.isnan(mass_in_region(-np.ones(5), (0, 2)))
-    uniform = np.ones((1, 100))
-    assert mass_in_region(uniform, (10, 35))[0] == pytest.approx(region_fraction((10, 35), 100))
-
-
-def test_mass_in_region_agrees_with_shortcuts_for_absolute_values():
-    rng = np.random.default_rng(0)
-    a = rng.normal(size=(4, 50))
-    regions = np.array([[3, 10], [0, 50], [20, 21], [40, 50]])
-    mask = region_mask(regions, 50)
-    shares = mass_in_region(a, regions, positive=False)
-    for i in range(4):
-        assert shares[i] == pytest.approx(attribution_mass_in_region(a[i : i + 1], mask[i : i + 1]))
-
-
-def test_pointing_game_constructed():
-    a = np.array([[0.0, 1.0, 3.0, 0.0], [5.0, 1.0, 3.0, 0.0], [0.0, 0.0, 0.0, 2.0]])
-    assert pointing_game(a, (1, 3)).tolist() == [True, False, False]
-    assert pointing_game(a, [[2, 3], [0, 1], [3, 4]]).tolist() == [True, True, True]
-    assert pointing_game(torch.tensor([0.0, 2.0, 1.0]), (1, 2)) is True
-
-
-def test_scores_bad_input():
-    with pytest.raises(ValueError, match=r"0 <= start < stop <= 4"):
-        pointing_game(np.zeros((1, 4)), (2, 6))
-    with pytest.raises(ValueError, match=r"0 <= start < stop"):
-        mass_in_region(np.zeros(4), (3, 3))
-    with pytest.raises(ValueError, match=r"one \[start, stop\) per map \(3\), got 2"):
-        mass_in_region(np.zeros((3, 4)), [[0, 1], [1, 2]])
-    with pytest.raises(ValueError, match="integer"):
-        pointing_game(np.zeros(4), (0.5, 2.0))
-    with pytest.raises(ValueError, match=r"one map \(T,\) or a batch \(n, T\)"):
-        mass_in_region(np.zeros((2, 1, 4)), (0, 1))
-    with pytest.raises(ValueError, match="NaN"):
-        mass_in_region(np.array([np.nan, 1.0]), (0, 1))
 
 
 def test_library_grad_cam_bad_class(model_and_x):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from utils.shortcuts import add_marker, attribution_mass_in_region, marker_region, peak_in_region
+from utils.shortcuts import add_marker, marker_region
 
 
 @pytest.mark.parametrize("corner", ["top-left", "top-right", "bottom-left", "bottom-right"])
@@ -67,69 +67,3 @@ def test_add_marker_bad_input():
         add_marker(images, labels, target_class=0, size=9)
     with pytest.raises(ValueError, match="corner must be one of"):
         add_marker(images, labels, target_class=0, corner="middle")
-
-
-def test_attribution_mass_constructed_examples():
-    region = marker_region((28, 28), size=4)
-    inside = np.where(region, -2.0, 0.0)  # negative attribution counts by magnitude
-    assert attribution_mass_in_region(inside, region) == 1.0
-    assert attribution_mass_in_region(np.ones((28, 28)), region) == pytest.approx(16 / 784)
-    assert attribution_mass_in_region(np.ones((1, 28, 28)), region) == pytest.approx(16 / 784)
-    assert attribution_mass_in_region(np.ones((28, 28)), region[None]) == pytest.approx(16 / 784)
-    assert attribution_mass_in_region(np.where(region, 0.0, 1.0), region) == 0.0
-    batch = np.stack([np.where(region, 1.0, 0.0)[None], np.ones((1, 28, 28))])  # (2, 1, 28, 28)
-    assert attribution_mass_in_region(batch, region) == pytest.approx(32 / (16 + 784))
-    assert attribution_mass_in_region(
-        torch.ones(2, 1, 28, 28), np.stack([region[None]] * 2)
-    ) == pytest.approx(16 / 784)
-    assert np.isnan(attribution_mass_in_region(np.zeros((28, 28)), region))
-
-
-def test_attribution_mass_bad_shapes():
-    region = marker_region((28, 28), size=4)
-    with pytest.raises(ValueError, match=r"mask of shape \(14, 14\) does not fit attribution"):
-        attribution_mass_in_region(np.ones((28, 28)), region[:14, :14])
-    with pytest.raises(ValueError, match="does not fit"):
-        attribution_mass_in_region(np.ones((28, 28)), np.ones((3, 28, 28), dtype=bool))
-    with pytest.raises(ValueError, match="at least 2 axes"):
-        attribution_mass_in_region(np.ones(28), region)
-    with pytest.raises(ValueError, match="boolean"):
-        attribution_mass_in_region(np.ones((28, 28)), region * 0.5)
-    with pytest.raises(ValueError, match="NaN"):
-        attribution_mass_in_region(np.full((28, 28), np.nan), region)
-
-
-def test_peak_in_region_constructed_examples():
-    region = marker_region((28, 28), size=4)
-    maps = np.zeros((4, 28, 28))
-    maps[0, 2, 3] = 1.0  # peak on the marker
-    maps[1, 20, 20] = 1.0  # peak elsewhere
-    maps[2] = np.where(region, -3.0, 1.0)  # a negative peak counts by magnitude
-    maps[3] = 1.0  # constant: every pixel ties, so the score is the area fraction
-    np.testing.assert_allclose(peak_in_region(maps, region), [1.0, 0.0, 1.0, 16 / 784])
-    # most mass elsewhere, peak on the marker: the two scores disagree by design
-    spread = np.where(region, 0.0, 0.5)
-    spread[0, 0] = 1.0
-    assert attribution_mass_in_region(spread, region) < 0.01
-    assert peak_in_region(spread[None], region).tolist() == [1.0]
-    # channels are summed in magnitude; one region per map; tensors work
-    rgb = torch.zeros(2, 3, 28, 28)
-    rgb[0, :, 27, 27] = torch.tensor([1.0, -1.0, 1.0])
-    rgb[1, 0, 0, 0] = 2.0
-    per_map = np.stack([marker_region((28, 28), 4, "bottom-right"), region])
-    assert peak_in_region(rgb, per_map).tolist() == [1.0, 1.0]
-    assert peak_in_region(rgb, region).tolist() == [0.0, 1.0]
-
-
-def test_peak_in_region_bad_input():
-    region = marker_region((28, 28), size=4)
-    with pytest.raises(ValueError, match=r"for one map pass a\[None\]"):
-        peak_in_region(np.ones((28, 28)), region)
-    with pytest.raises(ValueError, match=r"mask of shape \(14, 14\) does not fit maps"):
-        peak_in_region(np.ones((2, 28, 28)), region[:14, :14])
-    with pytest.raises(ValueError, match="empty"):
-        peak_in_region(np.ones((1, 28, 28)), np.zeros((28, 28), dtype=bool))
-    with pytest.raises(ValueError, match="boolean"):
-        peak_in_region(np.ones((1, 28, 28)), region * 0.5)
-    with pytest.raises(ValueError, match="NaN"):
-        peak_in_region(np.full((1, 28, 28), np.inf), region)

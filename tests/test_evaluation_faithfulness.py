@@ -1,4 +1,4 @@
-"""Unit tests of utils.faithfulness on models where the right answer is known."""
+"""Unit tests of utils.evaluation.faithfulness on models where the right answer is known."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import pytest
 import torch
 from torch import nn
 
-from utils.faithfulness import (
+from utils.evaluation.faithfulness import (
     area_under_curve,
     deletion_auc,
     deletion_curve,
     deletion_curves,
+    insertion_curves,
     patch_scores,
     tie_break_orders,
 )
@@ -118,13 +119,13 @@ def test_model_mode_is_restored():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"attribution": np.zeros((3, 3))}, r"pixel map \(4, 4\) or one score per patch"),
-        ({"patch_size": 3}, "must divide the image"),
+        ({"attribution": np.zeros((3, 3))}, r"input's shape \(4, 4\) or one score per patch"),
+        ({"patch_size": 3}, "must divide every side"),
         ({"patch_size": 0}, "patch_size must be a positive integer"),
         ({"steps": 17}, "at most the number of patches"),
         ({"target": 2}, r"target must be a class index in \[0, 1\]"),
-        ({"baseline": np.zeros((1, 2, 2))}, "baseline: expected a number or an image"),
-        ({"image": np.zeros((4, 4))}, r"expected one image \(C, H, W\)"),
+        ({"baseline": np.zeros((1, 2, 2))}, "baseline: expected a number or an array"),
+        ({"image": np.zeros(4)}, r"expected one input and its map over the input's trailing axes"),
         ({"attribution": np.full((4, 4), np.nan)}, "NaN or infinite"),
         ({"tie_breaks": 0}, "tie_breaks must be a positive integer"),
         ({"seed": -1}, "seed must be a non-negative integer"),
@@ -182,12 +183,12 @@ def test_batched_curves_equal_single_curves():
 def test_batched_errors():
     model, image, _ = _setup()
     images = image[None].repeat(3, 1, 1, 1)
-    with pytest.raises(ValueError, match=r"one 2-D map per image, shape \(3, h, w\)"):
+    with pytest.raises(ValueError, match=r"one map per input, shape \(3, ...\)"):
         deletion_curves(model, images, np.zeros((2, 4, 4)))
     with pytest.raises(ValueError, match=r"targets: expected one class index or 3"):
         deletion_curves(model, images, np.zeros((3, 4, 4)), targets=[0, 1])
-    with pytest.raises(ValueError, match=r"non-empty batch \(n, C, H, W\)"):
-        deletion_curves(model, image, np.zeros((1, 4, 4)))
+    with pytest.raises(ValueError, match=r"inputs: expected at least one value"):
+        deletion_curves(model, np.zeros((0, 1, 4, 4)), np.zeros((0, 4, 4)))
     with pytest.raises(ValueError, match="target must be a class index"):
         deletion_curve(model, image, np.zeros((4, 4)), target=1.5)
 
@@ -281,3 +282,64 @@ def test_patches_equal_to_the_baseline_are_evaluated_once():
     curve = deletion_curve(counting, image, np.zeros((2, 2)), target=1, tie_breaks=24)[1]
     np.testing.assert_allclose(curve, brute, rtol=1e-10)
     assert counting.seen == 4  # intact, one or both non-empty patches deleted (2 ways), all
+
+
+# --- insertion and other data types ---------------------------------------------------------
+def test_insertion_curve_by_hand_on_linear_model():
+    """Insertion puts the largest contributions back first: the logit is their running sum."""
+    model, image, contribution = _setup()
+    fractions, probs = insertion_curves(model, image[None], contribution[None], targets=1)
+    order = np.argsort(-contribution.ravel(), kind="stable")
+    added = np.concatenate([[0.0], np.cumsum(contribution.ravel()[order])])
+    np.testing.assert_allclose(fractions, np.arange(17) / 16)
+    np.testing.assert_allclose(probs[0], 1 / (1 + np.exp(-added)), rtol=1e-5)
+    # the mirror image of deletion: inserting the first k = deleting the other 16 - k
+    _, deleted = deletion_curves(model, image[None], -contribution[None], targets=1)
+    np.testing.assert_allclose(probs[0], deleted[0, ::-1], rtol=1e-5)
+
+
+def test_insertion_default_target_is_the_intact_inputs_class():
+    model, image, contribution = _setup()
+    predicted = int(model(image[None]).argmax())
+    _, default = insertion_curves(model, image[None], contribution[None])
+    _, explicit = insertion_curves(model, image[None], contribution[None], targets=predicted)
+    np.testing.assert_array_equal(default, explicit)
+
+
+class _Tabular(nn.Module):
+    """Two-class linear model on rows (n, F) or signals (n, 1, T): logit_1 = w . x."""
+
+    def __init__(self, weight: torch.Tensor) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(weight.clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        score = (x.reshape(len(x), -1) * self.weight).sum(1)
+        return torch.stack([torch.zeros_like(score), score], dim=1)
+
+
+@pytest.mark.parametrize("shape", [(6,), (1, 6)])
+def test_rows_and_signals_against_brute_force(shape):
+    """Maps over the trailing axis: features of a table (no channel) or samples of a signal."""
+    gen = torch.Generator().manual_seed(1)
+    weight = torch.randn(6, generator=gen)
+    x = torch.rand(2, *shape, generator=gen)
+    model = _Tabular(weight)
+    maps = (x.reshape(2, 6) * weight).numpy()
+    fractions, probs = deletion_curves(model, x, maps, targets=1, baseline=0.5)
+    for i in range(2):
+        order = np.argsort(-maps[i])
+        expected = []
+        for k in range(7):
+            row = x[i].reshape(6).clone()
+            row[order[:k]] = 0.5
+            expected.append(torch.softmax(model(row.reshape(1, *shape)), 1)[0, 1].item())
+        np.testing.assert_allclose(probs[i], expected, rtol=1e-5)
+    # segments of a signal: patch_size 2 replaces pairs of samples, ranked by their mean
+    if shape == (1, 6):
+        _, paired = deletion_curves(model, x, maps, patch_size=2, targets=1)
+        assert paired.shape == (2, 4)
+        first = np.argmax(maps[0].reshape(3, 2).mean(1))
+        row = x[0].clone()
+        row[0, 2 * first : 2 * first + 2] = 0.0
+        assert paired[0, 1] == pytest.approx(torch.softmax(model(row[None]), 1)[0, 1].item())

@@ -1,4 +1,4 @@
-"""Unit tests of utils.attribution_metrics against exact results and scipy/captum."""
+"""Unit tests of utils.evaluation.randomisation and completeness_gap (exact, scipy, captum)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from captum.attr import IntegratedGradients
 from scipy.stats import spearmanr
 from torch import nn
 
-from utils.attribution_metrics import (
+from utils.evaluation.faithfulness import completeness_gap
+from utils.evaluation.randomisation import (
     agreement_matrix,
-    completeness_gap,
     mean_rank_correlation,
     randomize_layers,
     rank_correlation,
