@@ -97,6 +97,25 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("deletion_curve", "steps", "None"): "documented: None deletes one patch per step",
     ("deletion_curve", "target", "None"): "documented: None tracks the predicted class",
     ("deletion_curves", "baseline", "-1"): "a number is a valid baseline value",
+    ("deletion_auc", "attribution", "rank-"): "a map over the image's last axis is valid",
+    ("deletion_curve", "attribution", "rank-"): "a map over the image's last axis is valid",
+    ("patch_scores", "attribution", "*"): "documented: a map of any number of axes",
+    ("tie_break_orders", "scores", "*"): "documented: scores of any shape, flattened",
+    ("sparseness", "attribution", "*"): "documented: a map or a batch of any shape",
+    ("entropy_complexity", "attribution", "*"): "documented: a map or a batch of any shape",
+    ("mass_in_region", "mask", "rank-"): "documented: a mask that broadcasts to the maps",
+    ("region_fraction", "mask", "*"): "documented: one region or a batch of any shape",
+    ("mass_in_region", "axis", "*"): "documented: None pools, -1 scores each map",
+    ("pointing_game", "axis", "*"): "documented: None pools, -1 scores each map",
+    ("region_fraction", "axis", "*"): "documented: None pools, -1 scores each map",
+    ("sparseness", "axis", "*"): "documented: None pools, -1 scores each map",
+    ("entropy_complexity", "axis", "*"): "documented: None pools, -1 scores each map",
+    ("insertion_curves", "baseline", "-1"): "a number is a valid baseline value",
+    ("insertion_curves", "steps", "None"): "documented: None inserts one patch per step",
+    ("insertion_curves", "targets", "None"): "documented: None tracks the predicted classes",
+    ("insertion_curves", "targets", "rank-"): "documented: one class (int) for all images",
+    ("road_curves", "targets", "None"): "documented: None tracks the predicted classes",
+    ("road_curves", "targets", "rank-"): "documented: one class (int) for all inputs",
     ("deletion_curves", "steps", "None"): "documented: None deletes one patch per step",
     ("deletion_curves", "targets", "None"): "documented: None tracks the predicted classes",
     ("deletion_curves", "targets", "rank-"): "documented: one class (int) for all images",
@@ -208,6 +227,7 @@ def valid_calls(tmp_path_factory) -> dict[str, dict[str, Any]]:
     signal_model = utils.SignalCNN(n_classes=2).eval()
     signals = rng.standard_normal((2, 32)).astype(np.float32)
     pixel_map = rng.random((28, 28))
+    interval_masks = utils.interval_mask(np.array([[3, 9], [4, 10]]), 32)
     tabular = rng.standard_normal((20, 3))
     explainer = LimeTabularExplainer(tabular, discretize_continuous=True, random_state=0)
     tab_explanation = explainer.explain_instance(tabular[0], _two_class_proba, labels=(1,),
@@ -258,10 +278,20 @@ def valid_calls(tmp_path_factory) -> dict[str, dict[str, Any]]:
         # cam1d
         "library_grad_cam_1d": {"model": signal_model, "target_layer": "features",
                                 "x": signals, "class_idx": 1},  # fmt: skip
-        "mass_in_region": {"attribution": signals, "regions": np.array([[3, 9], [4, 10]])},
-        "pointing_game": {"attribution": signals, "regions": np.array([[3, 9], [4, 10]])},
-        "region_fraction": {"regions": np.array([3, 9]), "length": 32},
-        "region_mask": {"regions": np.array([[3, 9]]), "length": 32},
+        # evaluation: localisation, complexity, ROAD
+        "interval_mask": {"regions": np.array([[3, 9], [4, 10]]), "length": 32},
+        "mass_in_region": {"attribution": signals, "mask": interval_masks, "axis": -1},
+        "pointing_game": {"attribution": signals, "mask": interval_masks, "axis": -1},
+        "region_fraction": {"mask": interval_masks, "axis": -1},
+        "sparseness": {"attribution": maps, "axis": (-2, -1)},
+        "entropy_complexity": {"attribution": maps, "axis": (-2, -1)},
+        "noisy_linear_imputation": {"inputs": images[:, :, :8, :8],
+                                    "masks": (images[:, 0, :8, :8] > 0.5),
+                                    "noise": 0.01, "seed": 0},  # fmt: skip
+        "road_curves": {"model": signal_model, "inputs": signals[:, None],
+                        "attributions": signals, "fractions": (0.2, 0.5), "order": "lerf",
+                        "targets": [0, 1], "noise": 0.01, "tie_breaks": 2, "batch_size": 4,
+                        "seed": 0},  # fmt: skip
         "signal_cam": {"model": signal_model, "x": signals, "class_idx": 1},
         "upsample_1d": {"maps": signals[:, :8], "length": 32},
         # checks
@@ -341,10 +371,15 @@ def valid_calls(tmp_path_factory) -> dict[str, dict[str, Any]]:
         "deletion_curve": {"model": mnist, "image": images[0], "attribution": pixel_map,
                            "patch_size": 7, "target": 1, "steps": 4, "baseline": 0.0,
                            "batch_size": 8},  # fmt: skip
-        "deletion_curves": {"model": mnist, "images": images,
+        "deletion_curves": {"model": mnist, "inputs": images,
                             "attributions": np.stack([pixel_map, pixel_map.T]),
                             "patch_size": 7, "targets": [1, 2], "steps": 4, "baseline": 0.0,
                             "batch_size": 8},  # fmt: skip
+        "insertion_curves": {"model": mnist, "inputs": images,
+                             "attributions": np.stack([pixel_map, pixel_map.T]),
+                             "patch_size": 7, "targets": [1, 2], "steps": 4, "baseline": 0.0,
+                             "batch_size": 8},  # fmt: skip
+        "tie_break_orders": {"scores": [1.0, 1.0, 0.5], "tie_breaks": 2, "seed": 0},
         "patch_scores": {"attribution": maps[0], "patch_size": 2},
         # forest
         "jaccard_matrix": {"labels_a": [0, 0, 1, 1], "labels_b": [1, 1, 1, 0]},
@@ -452,10 +487,7 @@ def valid_calls(tmp_path_factory) -> dict[str, dict[str, Any]]:
         # shortcuts
         "add_marker": {"images": rng.random((3, 1, 8, 8)), "labels": np.array([7, 1, 7]),
                        "target_class": 7, "size": 2, "fraction": 1.0},  # fmt: skip
-        "attribution_mass_in_region": {"attribution": maps[0],
-                                       "mask": utils.marker_region((4, 4), size=2)},
         "marker_region": {"shape": (8, 8), "size": 2, "corner": "top-left"},
-        "peak_in_region": {"attribution": maps, "mask": utils.marker_region((4, 4), size=2)},
         # spray
         "cluster_purity_recall": {"labels": np.array([0, 0, 1, 1, 2, 2]),
                                   "truth": np.array([True, True, False, False, True, False])},

@@ -205,7 +205,11 @@ def road_curves(
             f"(n, C, T) or (n, H, W) for images (n, C, H, W); got maps {maps.shape} for "
             f"inputs {x.shape}"
         )
-    steps = np.asarray(fractions, dtype=np.float64)
+    try:
+        steps = np.asarray(fractions, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"fractions: expected increasing values in (0, 1], got {fractions!r}") \
+            from None
     if steps.ndim != 1 or len(steps) == 0 or not np.all((steps > 0) & (steps <= 1)) \
             or np.any(np.diff(steps) <= 0):  # fmt: skip
         raise ValueError(f"fractions: expected increasing values in (0, 1], got {fractions!r}")
