@@ -37,14 +37,14 @@ from tools.train_weights import SHORTCUT  # noqa: E402
 from utils import (  # noqa: E402
     MnistCNN,
     add_marker,
-    attribution_mass_in_region,
     gather_shards,
     grad_cam,
     init_distributed,
     load_dataset,
     load_weights,
     marker_region,
-    peak_in_region,
+    mass_in_region,
+    pointing_game,
     shard_indices,
     upsample_cam,
 )
@@ -113,8 +113,9 @@ def summarise(results: dict[str, np.ndarray]) -> dict[str, object]:
                   "share_predicted_7": float(np.mean(results["pred"][rows] == 7))}  # fmt: skip
         for method in ("ig", "gradcam"):
             maps = results[method][rows]
-            scores[f"{method}_peak_on_marker"] = float(peak_in_region(maps, seen).mean())
-            scores[f"{method}_mass_on_marker"] = attribution_mass_in_region(maps, marker)
+            hits = pointing_game(maps, seen, axis=(-2, -1))
+            scores[f"{method}_peak_on_marker"] = float(hits.mean())
+            scores[f"{method}_mass_on_marker"] = mass_in_region(maps, marker)
         out[group] = scores
     return out
 

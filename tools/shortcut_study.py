@@ -4,9 +4,9 @@ Retrains ``mnist_cnn_shortcut`` with the shipped recipe (``tools/train_weights.p
 for several seeds and measures where the class-7 explanation of marked test 7s
 falls, for every CAM method of day 2, guided backprop, Guided Grad-CAM and three
 gradient methods: the share of attribution mass on the 4x4 marker
-(:func:`utils.attribution_mass_in_region`) and how often the map's maximum lies in
+(:func:`utils.mass_in_region`) and how often the map's maximum lies in
 the 8x8 pixels seen by the units of the last conv layer that see the marker
-(:func:`utils.peak_in_region`). The shipped clean ``mnist_cnn`` on the same images
+(:func:`utils.pointing_game`). The shipped clean ``mnist_cnn`` on the same images
 is the control: a method that also points at the marker for a model that never
 used it cannot tell the two models apart.
 
@@ -48,13 +48,9 @@ sys.path.insert(0, str(ROOT))
 
 from tools.train_weights import SHORTCUT, shortcut_report, train_recipe  # noqa: E402
 from utils.datasets import Dataset, load_dataset  # noqa: E402
+from utils.evaluation import mass_in_region, pointing_game  # noqa: E402
 from utils.models import MnistCNN  # noqa: E402
-from utils.shortcuts import (  # noqa: E402
-    add_marker,
-    attribution_mass_in_region,
-    marker_region,
-    peak_in_region,
-)
+from utils.shortcuts import add_marker, marker_region  # noqa: E402
 from utils.training import evaluate, load_weights  # noqa: E402
 
 #: CAM methods of ``pytorch-grad-cam``, all on ``model.target_layer`` (14x14).
@@ -104,7 +100,7 @@ def scores(maps: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
     marker = marker_region((28, 28), size=int(SHORTCUT["size"]), corner=SHORTCUT["corner"])
     seen = marker_region((28, 28), size=8, corner=SHORTCUT["corner"])
     return {
-        name: (attribution_mass_in_region(m, marker), float(peak_in_region(m, seen).mean()))
+        name: (mass_in_region(m, marker), float(pointing_game(m, seen, axis=(-2, -1)).mean()))
         for name, m in maps.items()
     }
 

@@ -293,7 +293,7 @@ def lime_image_map(explanation: Any, label: int) -> np.ndarray:
     numpy.ndarray
         float64 ``(H, W)`` attribution map (signed: > 0 supports ``label``), ready
         for :func:`utils.show_attribution` and
-        :func:`utils.attribution_mass_in_region`.
+        :func:`utils.mass_in_region`.
 
     Raises
     ------
