@@ -267,7 +267,7 @@ def valid_calls(tmp_path_factory) -> dict[str, dict[str, Any]]:
                             "eps": 0.1, "steps": 1, "step_size": 0.01, "beta": 10.0,
                             "gamma": 1.0},  # fmt: skip
         "softplus_model": {"model": mnist, "beta": 10.0},
-        # attribution_metrics
+        # evaluation: randomisation
         "agreement_matrix": {"maps": {"a": maps, "b": maps[::-1].copy()}},
         "completeness_gap": {"model": nn.Linear(3, 2), "inputs": rng.random((2, 3)),
                              "attributions": rng.random((2, 3)), "baselines": 0.0,
