@@ -68,6 +68,10 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("add_marker", "target_class", "None"): "documented: None marks every image",
     ("max_sensitivity", "x", "rank-"): "any batch (n, ...) that explain() accepts",
     ("max_sensitivity", "x", "rank+"): "any batch (n, ...) that explain() accepts",
+    ("count_model_calls", "inputs", "rank-"): "any batch (n, ...) that explain() accepts",
+    ("count_model_calls", "inputs", "rank+"): "any batch (n, ...) that explain() accepts",
+    ("time_per_explanation", "inputs", "rank-"): "any batch (n, ...) that explain() accepts",
+    ("time_per_explanation", "inputs", "rank+"): "any batch (n, ...) that explain() accepts",
     ("pgd_attack", "step_size", "None"): "documented: None means 2.5 * eps / steps",
     ("saliency_attack", "step_size", "None"): "documented: None means eps / 20",
     ("attention_rollout", "attentions", "rank-"): "documented: (layers, heads, T, T) unbatched",
@@ -294,6 +298,10 @@ def valid_calls(tmp_path_factory) -> dict[str, dict[str, Any]]:
                         "seed": 0},  # fmt: skip
         "signal_cam": {"model": signal_model, "x": signals, "class_idx": 1},
         "upsample_1d": {"maps": signals[:, :8], "length": 32},
+        # method_choice
+        "count_model_calls": {"explain": lambda z: z * 2, "model": signal_model,
+                              "inputs": signals},
+        "time_per_explanation": {"explain": lambda z: z * 2, "inputs": signals, "repeats": 1},
         # checks
         "CheckResult": {"name": "answer", "passed": True},
         "check_choice": {"answer": "b", "accepted": ["b"], "options": ["a", "b"]},

@@ -122,6 +122,8 @@ _WHERE: dict[str, str] = {
     "max_activating_tokens": "neurons",
     "neuron_token_stats": "neurons",
     "token_activations": "neurons",
+    "count_model_calls": "method_choice",
+    "time_per_explanation": "method_choice",
     "MnistCNN": "models",
     "SignalCNN": "models",
     "TinyViT": "models",
