@@ -40,7 +40,7 @@ import contextlib
 import functools
 import io
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,7 @@ import torch
 from torch import nn
 
 from ._common import describe, integer
+from .method_choice import model_call_counter
 
 #: Inputs: name -> (kind, label). Kinds: "digit", "photo", "ecg".
 INPUTS: dict[str, tuple[str, str]] = {
@@ -420,28 +421,6 @@ class ExplorerMap:
 
 
 # --- computing a map ----------------------------------------------------------------------------
-@contextlib.contextmanager
-def _counting(model: nn.Module) -> Iterator[dict[str, int]]:
-    """Count the model's forward calls, their inputs and the backward passes through it."""
-    count = {"calls": 0, "inputs": 0, "backward": 0}
-
-    def on_backward(grad: torch.Tensor) -> None:
-        count["backward"] += 1
-
-    def hook(module: nn.Module, args: tuple, output: Any) -> None:
-        count["calls"] += 1
-        if args and isinstance(args[0], torch.Tensor):
-            count["inputs"] += len(args[0])
-        if isinstance(output, torch.Tensor) and output.requires_grad:
-            output.register_hook(on_backward)
-
-    handle = model.register_forward_hook(hook)
-    try:
-        yield count
-    finally:
-        handle.remove()
-
-
 def _quiet() -> contextlib.AbstractContextManager:
     """Hide the progress bars some libraries print to stderr (Score-CAM)."""
     return contextlib.redirect_stderr(io.StringIO())
@@ -680,7 +659,7 @@ def explain_selection(
         "SHAP": lambda: _shap(model, x, c, kind),
     }
     run = runners.get(method, lambda: _cam_family(method, model, x, c, layer, kind))
-    with _counting(model) as count:
+    with model_call_counter(model) as count:
         start = time.perf_counter()
         attribution, settings = run()
         seconds = time.perf_counter() - start
