@@ -145,6 +145,12 @@ def tie_break_orders(scores: Any, tie_breaks: int = 10, seed: int = 0) -> np.nda
     returned (the average is then exact); otherwise ``tie_breaks`` random orders are drawn
     with ``numpy.random.default_rng(seed)``. The random keys depend only on ``seed`` and
     the number of patches, so a map gets the same orders whatever other maps are scored.
+    The price: maps with the same tie pattern (e.g. constant maps of many inputs) get the
+    *same* sampled orders, so averaging over inputs does not average the sampling error
+    away; with few ``tie_breaks`` a constant map's curve can be far from the random-order
+    expectation (measured on day 3's notebook 08: a deletion AUC of 0.646 with 4 orders of 6
+    tied features against the exact 0.749). Use all orders where there are few (``6! = 720``)
+    or enough samples.
 
     Parameters
     ----------
