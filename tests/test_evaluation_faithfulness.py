@@ -107,6 +107,10 @@ def test_patch_scores_and_auc():
                                [[2.5, 4.5], [10.5, 12.5]])  # fmt: skip
     assert area_under_curve([0.0, 0.5, 1.0], [1.0, 0.5, 0.0]) == pytest.approx(0.5)
     assert area_under_curve([0, 1], [0.2, 0.2]) == pytest.approx(0.2)
+    curves = np.array([[1.0, 0.5, 0.0], [0.2, 0.2, 0.2]])  # a batch: one area per row
+    np.testing.assert_allclose(area_under_curve([0.0, 0.5, 1.0], curves), [0.5, 0.2])
+    with pytest.raises(ValueError, match="1-D arrays of the same length"):
+        area_under_curve([0.0, 1.0], np.ones((2, 3)))
 
 
 def test_model_mode_is_restored():

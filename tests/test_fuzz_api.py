@@ -101,6 +101,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("deletion_curve", "steps", "None"): "documented: None deletes one patch per step",
     ("deletion_curve", "target", "None"): "documented: None tracks the predicted class",
     ("deletion_curves", "baseline", "-1"): "a number is a valid baseline value",
+    ("area_under_curve", "values", "rank+"): "documented: a batch of curves, one per row",
     ("deletion_auc", "attribution", "rank-"): "a map over the image's last axis is valid",
     ("deletion_curve", "attribution", "rank-"): "a map over the image's last axis is valid",
     ("patch_scores", "attribution", "*"): "documented: a map of any number of axes",

@@ -488,32 +488,40 @@ def deletion_curve(
     return fractions, probabilities[0]
 
 
-def area_under_curve(fractions: Any, values: Any) -> float:
+def area_under_curve(fractions: Any, values: Any) -> float | np.ndarray:
     """Trapezoidal area under a curve ``values(fractions)`` (fractions increasing).
 
     Parameters
     ----------
-    fractions, values : array_like
-        1-D, same length (at least 2), ``fractions`` non-decreasing.
+    fractions : array_like
+        1-D, at least 2 values, non-decreasing.
+    values : array_like
+        One curve of the length of ``fractions``, or a batch of curves ``(n, len)`` (e.g.
+        the ``probabilities`` of :func:`deletion_curves`), one per row.
 
     Returns
     -------
-    float
+    float or numpy.ndarray
+        The area of one curve, or float64 ``(n,)``: one area per curve.
 
     Examples
     --------
     >>> area_under_curve([0.0, 0.5, 1.0], [1.0, 0.5, 0.0])
     0.5
+    >>> area_under_curve([0.0, 1.0], [[1.0, 0.0], [1.0, 1.0]])
+    array([0.5, 1. ])
     """
     f, v = finite_array(fractions, "fractions"), finite_array(values, "values")
-    if f.ndim != 1 or f.shape != v.shape or len(f) < 2:
+    if f.ndim != 1 or v.ndim not in (1, 2) or v.shape[-1] != len(f) or len(f) < 2:
         raise ValueError(
-            f"fractions and values: expected two 1-D arrays of the same length >= 2, "
-            f"got shapes {f.shape} and {v.shape}"
+            f"fractions and values: expected two 1-D arrays of the same length >= 2 (values "
+            f"may also be a batch of such curves, one per row), got shapes {f.shape} and "
+            f"{v.shape}"
         )
     if np.any(np.diff(f) < 0):
         raise ValueError("fractions must be non-decreasing")
-    return float(np.sum(0.5 * (v[1:] + v[:-1]) * np.diff(f)))
+    areas = np.sum(0.5 * (v[..., 1:] + v[..., :-1]) * np.diff(f), axis=-1)
+    return float(areas) if v.ndim == 1 else areas
 
 
 def deletion_auc(
