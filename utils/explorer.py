@@ -149,20 +149,13 @@ def _ecg_data() -> Any:
 def _ecg_model() -> tuple[nn.Module, str]:
     """Train the ECG model once per process; return it and a line saying how."""
     from .models import SignalCNN
-    from .training import evaluate, train
+    from .training import _train_small_model, evaluate
 
     data = _ecg_data().dataset
-    with torch.random.fork_rng():  # seeds the initial weights, leaves the caller's RNG alone
-        torch.manual_seed(_ECG["seed"])
-        model = SignalCNN(n_classes=2)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a small model: one thread is faster than two that compete
-    try:
-        history = train(model, data.X_train, data.y_train, epochs=_ECG["epochs"], batch_size=32,
-                        lr=1e-2, schedule="cosine", seed=_ECG["seed"], progress=False)  # fmt: skip
-    finally:
-        torch.set_num_threads(threads)
-    accuracy = evaluate(model.eval(), data.X_test, data.y_test)
+    model, history = _train_small_model(
+        lambda: SignalCNN(n_classes=2), data.X_train, data.y_train, _ECG["seed"],
+        epochs=_ECG["epochs"], batch_size=32, lr=1e-2, schedule="cosine")  # fmt: skip
+    accuracy = evaluate(model, data.X_test, data.y_test)
     note = (f"ecg_cnn was trained in this session: {len(data.y_train)} simulated beats, "
             f"{_ECG['epochs']} epochs, seed {_ECG['seed']}, one thread, "
             f"{history['time_s']:.1f} s; test accuracy {accuracy:.3f} on {len(data.y_test)} "

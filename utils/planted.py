@@ -152,25 +152,6 @@ def _pick(candidates: np.ndarray, n: int, seed: int, what: str) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(candidates, size=n, replace=False))
 
 
-def _one_thread_training(build: Any, X: np.ndarray, y: np.ndarray, seed: int,
-                         **recipe: Any) -> nn.Module:  # fmt: skip
-    """Create a model with torch seeded by ``seed`` and train it on one thread."""
-    import torch
-
-    from .training import train
-
-    with torch.random.fork_rng():  # seeds the initial weights, leaves the caller's RNG alone
-        torch.manual_seed(seed)
-        model = build()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small models: one thread is faster than several that compete
-    try:
-        train(model, X, y, seed=seed, schedule="cosine", progress=False, **recipe)
-    finally:
-        torch.set_num_threads(threads)
-    return model.eval()
-
-
 # --- tabular --------------------------------------------------------------------------------
 def _tabular_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
@@ -185,7 +166,7 @@ def _tabular_model(seed: int) -> tuple[nn.Module, np.ndarray, np.ndarray, float]
     """Train the MLP once per seed; return it, the standardised test split and its accuracy."""
     from torch import nn
 
-    from .training import evaluate
+    from .training import _train_small_model, evaluate
 
     X, y = _tabular_data(3000, seed)
     X_train, X_test, y_train, y_test = X[:2000], X[2000:], y[:2000], y[2000:]
@@ -193,9 +174,9 @@ def _tabular_model(seed: int) -> tuple[nn.Module, np.ndarray, np.ndarray, float]
     X_train = ((X_train - mean) / std).astype(np.float32)
     X_test = ((X_test - mean) / std).astype(np.float32)
     width = len(TABULAR_FEATURES)
-    model = _one_thread_training(
+    model, _ = _train_small_model(
         lambda: nn.Sequential(nn.Linear(width, 16), nn.ReLU(), nn.Linear(16, 2)),
-        X_train, y_train, seed, epochs=20, batch_size=64, lr=1e-2)  # fmt: skip
+        X_train, y_train, seed, epochs=20, batch_size=64, lr=1e-2, schedule="cosine")  # fmt: skip
     return model, X_test, y_test, evaluate(model, X_test, y_test)
 
 
@@ -360,13 +341,13 @@ def _ecg(seed: int) -> tuple[Any, nn.Module, float]:
     """Simulate the ECG data and train the SignalCNN once per seed."""
     from .ecg import make_ecg_dataset
     from .models import SignalCNN
-    from .training import evaluate
+    from .training import _train_small_model, evaluate
 
     ecg = make_ecg_dataset(n_per_class=_ECG["n_per_class"], abnormality="wide_qrs", seed=seed)
     d = ecg.dataset
     recipe = {k: v for k, v in _ECG.items() if k != "n_per_class"}
-    model = _one_thread_training(lambda: SignalCNN(n_classes=2), d.X_train, d.y_train, seed,
-                                 **recipe)  # fmt: skip
+    model, _ = _train_small_model(lambda: SignalCNN(n_classes=2), d.X_train, d.y_train, seed,
+                                  schedule="cosine", **recipe)  # fmt: skip
     return ecg, model, evaluate(model, d.X_test, d.y_test)
 
 
@@ -411,6 +392,7 @@ def ecg_case(n: int = 32, seed: int = 0) -> PlantedCase:
     seed = integer(seed, "seed", minimum=0)
     import torch
 
+    from .evaluation import interval_mask
     from .training import predict_proba
 
     ecg, model, accuracy = _ecg(seed)
@@ -419,14 +401,13 @@ def ecg_case(n: int = 32, seed: int = 0) -> PlantedCase:
     rows = _pick(np.flatnonzero((d.y_test == 1) & called), n, seed,
                  "abnormal test beats called abnormal")  # fmt: skip
     length = d.X_test.shape[-1]
-    positions = np.arange(length)
     starts, stops = ecg.regions_test[rows, 0], ecg.regions_test[rows, 1]
     widths = stops - starts
     shifted = np.minimum(starts + ECG_CONTROL_SHIFT, length - widths)
     if np.any(shifted < stops):
         raise RuntimeError("the ECG control interval overlaps the truth")  # pragma: no cover
-    truth = (positions >= starts[:, None]) & (positions < stops[:, None])
-    control = (positions >= shifted[:, None]) & (positions < (shifted + widths)[:, None])
+    truth = interval_mask(ecg.regions_test[rows], length)
+    control = interval_mask(np.stack([shifted, shifted + widths], axis=1), length)
     description = (
         f"ECG: {n} simulated abnormal beats (wide QRS, {length} samples at {ecg.fs:g} Hz) "
         f"called abnormal by a SignalCNN trained on {len(d.y_train)} beats (seed {seed}), "

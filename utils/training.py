@@ -188,6 +188,28 @@ def train(
     return history
 
 
+def _train_small_model(build: Callable[[], nn.Module], X: Any, y: Any, seed: int,
+                       **recipe: Any) -> tuple[nn.Module, dict[str, list[float]]]:  # fmt: skip
+    """Build a model with torch seeded by ``seed`` and :func:`train` it on one thread.
+
+    For the small models the course trains on the fly (the explorer's and the planted
+    cases' ECG CNN, a tabular MLP): one thread is faster than several that compete, and
+    seeding only the construction leaves the caller's random state alone. ``recipe`` goes
+    to :func:`train` (``seed`` and ``progress=False`` are set here). Returns the model in
+    eval mode and the training history.
+    """
+    with torch.random.fork_rng():  # seeds the initial weights, leaves the caller's RNG alone
+        torch.manual_seed(seed)
+        model = build()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        history = train(model, X, y, seed=seed, progress=False, **recipe)
+    finally:
+        torch.set_num_threads(threads)
+    return model.eval(), history
+
+
 def random_shift(max_shift: int = 2) -> Callable[[torch.Tensor], torch.Tensor]:
     """Return an augmentation that shifts each image by up to ``max_shift`` pixels.
 
