@@ -52,6 +52,20 @@ def _forward_batches(model: nn.Module, X: torch.Tensor, batch_size: int) -> torc
     return torch.cat(outputs) if outputs else torch.empty(0)
 
 
+def _eval_outputs(model: nn.Module, X: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """The model's outputs for ``X`` in batches, in eval mode, without gradients, on the CPU.
+
+    The model's train/eval mode is restored afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return _forward_batches(model, X, batch_size)
+    finally:
+        model.train(was_training)
+
+
 def train(
     model: nn.Module,
     X_train: Any,
@@ -272,13 +286,7 @@ def predict_proba(model: nn.Module, X: Any, batch_size: int = 256) -> np.ndarray
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     model_device(model)
     X = _as_tensor(X, "X", torch.float32)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            logits = _forward_batches(model, X, batch_size)
-    finally:
-        model.train(was_training)
+    logits = _eval_outputs(model, X, batch_size)
     return torch.softmax(logits, dim=-1).numpy().astype(np.float32)
 
 

@@ -228,15 +228,9 @@ def _replaced(
 
 def _class_probabilities(model: nn.Module, batch: torch.Tensor, batch_size: int) -> np.ndarray:
     """``softmax(model(x))`` of a batch in eval mode, without gradients, in float64."""
-    device = model_device(model)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            logits = torch.cat([model(chunk.to(device)).cpu()
-                                for chunk in batch.split(batch_size)])  # fmt: skip
-    finally:
-        model.train(was_training)
+    from ..training import _eval_outputs
+
+    logits = _eval_outputs(model, batch, batch_size)
     if logits.ndim != 2:
         raise ValueError(
             f"model output: expected logits (n, n_classes), got shape {tuple(logits.shape)}"
