@@ -10,6 +10,7 @@ pick the device.
 from __future__ import annotations
 
 from ._lazy import lazy_exports
+from .evaluation import _WHERE as _EVALUATION
 
 #: Public name -> the submodule that defines it.
 _WHERE: dict[str, str] = {
@@ -26,27 +27,6 @@ _WHERE: dict[str, str] = {
     "library_grad_cam_1d": "cam1d",
     "signal_cam": "cam1d",
     "upsample_1d": "cam1d",
-    "area_under_curve": "evaluation.faithfulness",
-    "completeness_gap": "evaluation.faithfulness",
-    "deletion_auc": "evaluation.faithfulness",
-    "deletion_curve": "evaluation.faithfulness",
-    "deletion_curves": "evaluation.faithfulness",
-    "insertion_curves": "evaluation.faithfulness",
-    "patch_scores": "evaluation.faithfulness",
-    "tie_break_orders": "evaluation.faithfulness",
-    "noisy_linear_imputation": "evaluation.road",
-    "road_curves": "evaluation.road",
-    "interval_mask": "evaluation.localisation",
-    "mass_in_region": "evaluation.localisation",
-    "pointing_game": "evaluation.localisation",
-    "region_fraction": "evaluation.localisation",
-    "agreement_matrix": "evaluation.randomisation",
-    "mean_rank_correlation": "evaluation.randomisation",
-    "randomize_layers": "evaluation.randomisation",
-    "rank_correlation": "evaluation.randomisation",
-    "max_sensitivity": "evaluation.robustness",
-    "entropy_complexity": "evaluation.complexity",
-    "sparseness": "evaluation.complexity",
     "CheckResult": "checks",
     "answer_key": "checks",
     "check_choice": "checks",
@@ -186,6 +166,9 @@ _WHERE: dict[str, str] = {
     "reliability_bins": "uncertainty",
     "shift_images": "uncertainty",
 }
+
+# the evaluation metrics, as listed by their own package
+_WHERE.update({name: f"evaluation.{module}" for name, module in _EVALUATION.items()})
 
 __all__ = sorted(_WHERE)
 
